@@ -1,0 +1,157 @@
+"""Per-second snapshots and the run summary, with their exact merge (pure).
+
+A Snapshot is what one worker saw during one second of a run; merging the
+snapshots of several workers for the same second, or of all seconds of a run,
+adds counters and histograms — nothing is averaged.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .histogram import Histogram
+
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+
+
+@dataclass
+class Health:
+    """Generator health. Merged across workers: CPU and RSS add up, lag takes the worst."""
+    cpu_percent: float = 0.0      # of one core; 200 means two cores busy
+    rss_bytes: int = 0
+    loop_lag_ms: float = 0.0
+
+    def merge(self, other: Health) -> Health:
+        return Health(self.cpu_percent + other.cpu_percent, self.rss_bytes + other.rss_bytes,
+                      max(self.loop_lag_ms, other.loop_lag_ms))
+
+
+@dataclass
+class Snapshot:
+    second: int                      # 1-based index of the second since the run started
+    elapsed_s: float                 # length of the interval this covers (< 1 for the last one)
+    started: int = 0                 # requests sent in this second
+    completed: int = 0               # responses + transport errors
+    ok: int = 0                      # responses with status < 400
+    failed: int = 0                  # responses with status >= 400
+    errors: int = 0                  # transport errors (no response)
+    bytes_received: int = 0
+    in_flight: int = 0               # at the end of the second
+    late_starts: int = 0             # open model: requests that could not start when due
+    status_codes: Counter[int] = field(default_factory=Counter)
+    error_classes: Counter[str] = field(default_factory=Counter)
+    error_samples: dict[str, str] = field(default_factory=dict)
+    latency: Histogram = field(default_factory=Histogram)   # from due time (open) / send (closed)
+    service: Histogram = field(default_factory=Histogram)   # from the actual send
+    health: Health = field(default_factory=Health)
+
+    def merge(self, other: Snapshot) -> None:
+        """Add another worker's snapshot of the same second into this one."""
+        self.elapsed_s = max(self.elapsed_s, other.elapsed_s)
+        self.started += other.started
+        self.completed += other.completed
+        self.ok += other.ok
+        self.failed += other.failed
+        self.errors += other.errors
+        self.bytes_received += other.bytes_received
+        self.in_flight += other.in_flight
+        self.late_starts += other.late_starts
+        self.status_codes.update(other.status_codes)
+        self.error_classes.update(other.error_classes)
+        for cls, msg in other.error_samples.items():
+            self.error_samples.setdefault(cls, msg)
+        self.latency.add(other.latency)
+        self.service.add(other.service)
+        self.health = self.health.merge(other.health)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view for the live page and storage (histograms as percentiles)."""
+        p50, p90, p99, p999 = self.latency.percentiles_ms(PERCENTILES)
+        return {
+            "second": self.second, "elapsed_s": round(self.elapsed_s, 3),
+            "started": self.started, "completed": self.completed, "ok": self.ok,
+            "failed": self.failed, "errors": self.errors,
+            "bytes": self.bytes_received, "in_flight": self.in_flight,
+            "late_starts": self.late_starts,
+            "rps": round(self.completed / self.elapsed_s, 2) if self.elapsed_s > 0 else 0.0,
+            "status_codes": {str(k): v for k, v in sorted(self.status_codes.items())},
+            "error_classes": dict(self.error_classes),
+            "error_samples": dict(self.error_samples),
+            "latency_ms": {"mean": round(self.latency.mean_ms(), 3), "p50": p50, "p90": p90,
+                           "p99": p99, "p999": p999, "max": self.latency.max_ns / 1e6},
+            "service_ms": {"p50": self.service.percentile_ms(50),
+                           "p99": self.service.percentile_ms(99),
+                           "max": self.service.max_ns / 1e6},
+            "health": {"cpu_percent": round(self.health.cpu_percent, 1),
+                       "rss_mb": round(self.health.rss_bytes / 2**20, 1),
+                       "loop_lag_ms": round(self.health.loop_lag_ms, 2)},
+        }
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any], latency: Histogram, service: Histogram) -> Snapshot:
+        """Rebuild from `to_dict()` output plus the stored histograms."""
+        h = data.get("health", {})
+        return cls(
+            second=data["second"], elapsed_s=data["elapsed_s"], started=data["started"],
+            completed=data["completed"], ok=data["ok"], failed=data["failed"],
+            errors=data["errors"], bytes_received=data["bytes"], in_flight=data["in_flight"],
+            late_starts=data["late_starts"],
+            status_codes=Counter({int(k): v for k, v in data["status_codes"].items()}),
+            error_classes=Counter(data["error_classes"]),
+            error_samples=dict(data["error_samples"]),
+            latency=latency, service=service,
+            health=Health(h.get("cpu_percent", 0.0), int(h.get("rss_mb", 0.0) * 2**20),
+                          h.get("loop_lag_ms", 0.0)),
+        )
+
+
+@dataclass
+class Summary:
+    """Whole-run totals, built by adding every second's snapshot."""
+    seconds: int = 0
+    duration_s: float = 0.0
+    total: Snapshot = field(default_factory=lambda: Snapshot(second=0, elapsed_s=0.0))
+    peak_rss_bytes: int = 0
+    cpu_seconds: float = 0.0
+    max_loop_lag_ms: float = 0.0
+    max_in_flight: int = 0
+
+    def add(self, snap: Snapshot) -> None:
+        elapsed = snap.elapsed_s
+        in_flight = snap.in_flight
+        self.total.merge(snap)
+        self.total.in_flight = in_flight   # a level, not a flow: keep the latest
+        self.seconds += 1
+        self.duration_s += elapsed
+        self.peak_rss_bytes = max(self.peak_rss_bytes, snap.health.rss_bytes)
+        self.cpu_seconds += snap.health.cpu_percent / 100.0 * elapsed
+        self.max_loop_lag_ms = max(self.max_loop_lag_ms, snap.health.loop_lag_ms)
+        self.max_in_flight = max(self.max_in_flight, in_flight)
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.total
+        lat, svc = t.latency, t.service
+        p50, p90, p99, p999 = lat.percentiles_ms(PERCENTILES)
+        s50, s90, s99, s999 = svc.percentiles_ms(PERCENTILES)
+        duration = self.duration_s
+        return {
+            "requests": t.completed, "started": t.started, "ok": t.ok, "failed": t.failed,
+            "errors": t.errors,
+            "error_rate": round((t.errors + t.failed) / t.completed, 6) if t.completed else 0.0,
+            "bytes": t.bytes_received, "duration_s": round(duration, 3),
+            "rps": round(t.completed / duration, 2) if duration > 0 else 0.0,
+            "latency_ms": {"mean": round(lat.mean_ms(), 3), "min": lat.min_ns / 1e6,
+                           "p50": p50, "p90": p90, "p99": p99, "p999": p999,
+                           "max": lat.max_ns / 1e6},
+            "service_ms": {"mean": round(svc.mean_ms(), 3), "p50": s50, "p90": s90,
+                           "p99": s99, "p999": s999, "max": svc.max_ns / 1e6},
+            "status_codes": {str(k): v for k, v in sorted(t.status_codes.items())},
+            "error_classes": dict(t.error_classes),
+            "error_samples": dict(t.error_samples),
+            "late_starts": t.late_starts,
+            "peak_rss_mb": round(self.peak_rss_bytes / 2**20, 1),
+            "cpu_percent": round(100.0 * self.cpu_seconds / duration, 1) if duration > 0 else 0.0,
+            "max_loop_lag_ms": round(self.max_loop_lag_ms, 2),
+            "max_in_flight": self.max_in_flight,
+        }

@@ -1,0 +1,306 @@
+"""RunSpec and its validation: the one validator used by the CLI, the API and the form.
+
+`parse_spec` takes loosely typed input (JSON values or form strings), checks
+every field, and either returns a frozen RunSpec or raises SpecError carrying
+one message per bad field, so callers can show them next to the inputs.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import resource
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+INDEX_PLACEHOLDER = "{i}"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+MAX_WORKERS = 64
+# descriptors a worker needs beyond its connections: stdio, pipes, epoll, DNS, ...
+FD_RESERVE = 64
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+class Engine(str, Enum):
+    AIOHTTP = "aiohttp"
+    FAST = "fast"
+    SYNC = "sync"
+
+
+class LoadModel(str, Enum):
+    CLOSED = "closed"    # at most `concurrency` in flight, next starts when one ends
+    OPEN = "open"        # requests are due at `rate`/s whatever the target does
+
+
+@dataclass(frozen=True)
+class Stage:
+    duration: float      # seconds
+    rate: float          # target rate at the end of the stage (linear ramp to it)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+    requests: int | None = None
+    duration: float | None = None
+    concurrency: int = 10
+    rate: float | None = None
+    stages: tuple[Stage, ...] = ()
+    engine: Engine = Engine.AIOHTTP
+    workers: int = 1
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    keepalive: bool = True
+    verify_tls: bool = True
+    name: str = ""
+
+    @property
+    def model(self) -> LoadModel:
+        return LoadModel.OPEN if self.rate is not None or self.stages else LoadModel.CLOSED
+
+    @property
+    def run_seconds(self) -> float | None:
+        """Wall-clock limit: the duration, else the end of the last stage."""
+        if self.duration is not None:
+            return self.duration
+        return sum(s.duration for s in self.stages) if self.stages else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form that parse_spec accepts back unchanged ("Run again")."""
+        d = asdict(self)
+        d["engine"] = self.engine.value
+        d["headers"] = [f"{k}: {v}" for k, v in self.headers]
+        d["stages"] = [[s.duration, s.rate] for s in self.stages]
+        d["model"] = self.model.value
+        return d
+
+
+class SpecError(ValueError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from 10, 2.5, "10s", "2m", "500ms", "1h"."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 10s or 2m")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 10s, 2m, 500ms)")
+        seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("must be greater than 0")
+    return seconds
+
+
+def hard_fd_limit() -> int:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return hard if hard != resource.RLIM_INFINITY else 1 << 20
+
+
+def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSpec:
+    """Validate loosely typed input; raise SpecError naming every bad field."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+
+    def field(name: str, parse, default=None):
+        raw = data.get(name)
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            values[name] = default
+            return
+        try:
+            values[name] = parse(raw)
+        except (ValueError, TypeError) as exc:
+            errors[name] = str(exc)
+
+    field("url", _url)
+    if "url" not in errors and values["url"] is None:
+        errors["url"] = "is required"
+    field("method", _method, "GET")
+    field("headers", _headers, ())
+    field("body", str, "")
+    field("requests", _positive_int, None)
+    field("duration", parse_duration, None)
+    field("concurrency", _positive_int, 10)
+    field("rate", _rate, None)
+    field("stages", _stages, ())
+    field("engine", _engine, Engine.AIOHTTP)
+    field("workers", _workers, 1)
+    field("timeout", parse_duration, 30.0)
+    field("connect_timeout", parse_duration, 10.0)
+    field("keepalive", _bool, True)
+    field("verify_tls", _bool, True)
+    field("name", _name, "")
+
+    if not errors.keys() & {"requests", "duration", "stages"} and values["requests"] is None \
+            and values["duration"] is None and not values["stages"]:
+        errors["requests"] = "give a number of requests and/or a duration"
+    if not errors.keys() & {"concurrency", "workers"}:
+        workers, concurrency = values["workers"], values["concurrency"]
+        if concurrency < workers:
+            errors["workers"] = f"{workers} workers need a concurrency of at least {workers}"
+        else:
+            per_worker = math.ceil(concurrency / workers)
+            limit = fd_limit if fd_limit is not None else hard_fd_limit()
+            if per_worker + FD_RESERVE > limit:
+                errors["concurrency"] = (
+                    f"{concurrency} connections over {workers} worker(s) need about "
+                    f"{per_worker + FD_RESERVE} open files per process, above the open-file "
+                    f"hard limit of {limit} (RLIMIT_NOFILE); raise it with `ulimit -Hn` / "
+                    f"LimitNOFILE= or /etc/security/limits.conf, or use more workers")
+    if errors:
+        raise SpecError(errors)
+    return RunSpec(**values)
+
+
+def _url(raw: Any) -> str:
+    url = str(raw).strip()
+    parts = urlsplit(url.replace(INDEX_PLACEHOLDER, "0"))
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"unknown scheme {parts.scheme or '(none)'!r}: use http:// or https://")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if any(c in url for c in " \r\n\t"):
+        raise ValueError("must not contain spaces or line breaks")
+    return url
+
+
+def _method(raw: Any) -> str:
+    method = str(raw).strip().upper()
+    if method not in METHODS:
+        raise ValueError(f"must be one of {', '.join(METHODS)}")
+    return method
+
+
+def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
+    if isinstance(raw, Mapping):
+        items = [(str(k), str(v)) for k, v in raw.items()]
+    else:
+        lines = raw.splitlines() if isinstance(raw, str) else list(raw)
+        items = []
+        for line in lines:
+            if isinstance(line, (list, tuple)) and len(line) == 2:
+                items.append((str(line[0]), str(line[1])))
+                continue
+            line = str(line)
+            if not line.strip():
+                continue
+            if ":" not in line:
+                raise ValueError(f"{line!r} is not of the form 'Name: value'")
+            k, v = line.split(":", 1)
+            items.append((k.strip(), v.strip()))
+    for k, v in items:
+        if not _TOKEN.match(k):
+            raise ValueError(f"{k!r} is not a valid header name")
+        if "\r" in v or "\n" in v:
+            raise ValueError(f"the value of {k!r} contains a line break")
+    return tuple(items)
+
+
+def _positive_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("must be a whole number")
+    try:
+        value = int(str(raw).replace("_", "").replace(",", "")) if not isinstance(raw, int) else raw
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+    if isinstance(raw, float) and raw != int(raw):
+        raise ValueError("must be a whole number")
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("must be a number")
+    try:
+        value = float(raw)
+    except (ValueError, TypeError):
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _rate(raw: Any) -> float:
+    value = _number(raw)
+    if value <= 0:
+        raise ValueError("must be greater than 0 requests/s")
+    return value
+
+
+def _stages(raw: Any) -> tuple[Stage, ...]:
+    """[[duration, rate], ...] or text "30s:100, 1m:500" (ramp to each rate)."""
+    if isinstance(raw, str):
+        pairs = [p.split(":", 1) for p in re.split(r"[,\n]", raw) if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError("use 'duration:rate' pairs separated by commas, e.g. 30s:100, 1m:500")
+    else:
+        pairs = list(raw)
+    stages = []
+    for n, pair in enumerate(pairs, 1):
+        try:
+            if isinstance(pair, Mapping):
+                duration, rate = pair["duration"], pair["rate"]
+            else:
+                duration, rate = pair
+            stage = Stage(parse_duration(duration), _number(rate))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"stage {n}: {exc or 'must be (duration, rate)'}") from None
+        if stage.rate < 0:
+            raise ValueError(f"stage {n}: rate must not be negative")
+        stages.append(stage)
+    if not stages:
+        raise ValueError("no stage given")
+    return tuple(stages)
+
+
+def _engine(raw: Any) -> Engine:
+    try:
+        return Engine(str(raw).strip().lower())
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(e.value for e in Engine)}") from None
+
+
+def _workers(raw: Any) -> int:
+    if str(raw).strip().lower() == "auto":
+        return os.cpu_count() or 1
+    value = _positive_int(raw)
+    if value > MAX_WORKERS:
+        raise ValueError(f"at most {MAX_WORKERS}")
+    return value
+
+
+def _bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _name(raw: Any) -> str:
+    name = str(raw).strip()
+    if len(name) > 200:
+        raise ValueError("at most 200 characters")
+    return name
