@@ -117,7 +117,7 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
 
     def field(name: str, parse, default=None):
         raw = data.get(name)
-        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        if raw is None or (isinstance(raw, (str, list, tuple)) and not str(raw).strip("[]() ")):
             values[name] = default
             return
         try:

@@ -1,0 +1,187 @@
+"""`run.py bench URL`: a run without the dashboard, with hey/oha-style flags."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+from app.engine import Outcome, Run, start
+from app.engine.histogram import Histogram
+from app.engine.snapshot import Snapshot
+from app.spec import RunSpec, SpecError, parse_spec
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", help="http(s) URL; {i} is replaced by the request's 0-based index")
+    p.add_argument("-n", dest="requests", help="number of requests")
+    p.add_argument("-c", dest="concurrency", default="10", help="concurrency / in-flight cap")
+    p.add_argument("-z", dest="duration", help="duration, e.g. 10s, 2m")
+    p.add_argument("-q", dest="rate", help="rate in requests/s (open model)")
+    p.add_argument("--stages", help="open-model ramps: '30s:100, 1m:500'")
+    p.add_argument("-m", dest="method", default="GET")
+    p.add_argument("-H", dest="headers", action="append", default=[], help="'Name: value'")
+    p.add_argument("-d", dest="body", default="")
+    p.add_argument("--timeout", default="30")
+    p.add_argument("--connect-timeout", default="10")
+    p.add_argument("--no-keepalive", action="store_true")
+    p.add_argument("--engine", default="aiohttp", help="aiohttp | fast | sync")
+    p.add_argument("--workers", default="1", help="processes, or 'auto' for one per core")
+    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    p.add_argument("--name", default="")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--save", action="store_true", help="store the run for the dashboard")
+    p.add_argument("--db", default="data/stampede.sqlite")
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    return parse_spec({
+        "url": args.url, "requests": args.requests, "concurrency": args.concurrency,
+        "duration": args.duration, "rate": args.rate, "stages": args.stages,
+        "method": args.method, "headers": args.headers, "body": args.body,
+        "timeout": args.timeout, "connect_timeout": args.connect_timeout,
+        "keepalive": not args.no_keepalive, "engine": args.engine, "workers": args.workers,
+        "verify_tls": not args.insecure, "name": args.name})
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        spec = spec_from_args(args)
+    except SpecError as exc:
+        for field, message in exc.errors.items():
+            print(f"error: {field}: {message}", file=sys.stderr)
+        return 2
+    import uvloop
+    result = uvloop.run(_bench(spec, args))
+    print(json.dumps(result) if args.json else render_text(result, spec))
+    return 0
+
+
+async def _bench(spec: RunSpec, args: argparse.Namespace) -> dict[str, Any]:
+    saver = await _Saver.open(args.db, spec) if args.save else None
+    run = await start(spec)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, run.stop)
+    progress = _Progress(spec) if sys.stderr.isatty() else None
+    try:
+        async for snap in run:
+            if saver:
+                await saver.add(snap)
+            if progress:
+                progress.show(run, snap)
+    finally:
+        if progress:
+            progress.clear()
+        if saver:
+            await saver.close(run)
+    result = run.summary.to_dict()
+    result["outcome"] = run.outcome.value if run.outcome else Outcome.FAILED.value
+    if run.error:
+        result["error"] = run.error
+    result["spec"] = spec.to_dict()
+    result["histogram"] = text_histogram(run.summary.total.latency)
+    if saver:
+        result["run_id"] = saver.run_id
+    return result
+
+
+class _Saver:
+    """Stores the run as the dashboard does, so `--save` runs show up in History."""
+
+    def __init__(self, db, run_id: int):
+        self.db, self.run_id = db, run_id
+
+    @classmethod
+    async def open(cls, path: str, spec: RunSpec) -> _Saver:
+        from app.store import db as store_db, runs
+        db = await store_db.open_db(path)
+        record = await runs.create_run(db, spec.to_dict())
+        await runs.mark_running(db, record.id)
+        return cls(db, record.id)
+
+    async def add(self, snap: Snapshot) -> None:
+        from app.store import runs
+        await runs.append_samples(self.db, self.run_id, [runs.sample_record(snap)])
+
+    async def close(self, run: Run) -> None:
+        from app.store import runs
+        from app.status import RunStatus
+        status = RunStatus(run.outcome.value) if run.outcome else RunStatus.FAILED
+        await runs.finish_run(self.db, self.run_id, status, run.summary.to_dict(), run.error)
+        await self.db.close()
+
+
+class _Progress:
+    def __init__(self, spec: RunSpec):
+        self.spec = spec
+        self.t0 = time.monotonic()
+
+    def show(self, run: Run, snap: Snapshot) -> None:
+        total = run.summary.total
+        elapsed = run.summary.duration_s
+        rps = total.completed / elapsed if elapsed else 0.0
+        parts = [f"{total.completed:,}" + (f"/{self.spec.requests:,}" if self.spec.requests else ""),
+                 f"{snap.completed / snap.elapsed_s:,.0f} req/s", f"errors {total.errors + total.failed:,}"]
+        eta = None
+        if self.spec.requests and rps:
+            eta = (self.spec.requests - total.completed) / rps
+        if self.spec.run_seconds:
+            left = self.spec.run_seconds - elapsed
+            eta = left if eta is None else min(eta, left)
+        if eta is not None:
+            parts.append(f"ETA {max(eta, 0):.0f}s")
+        sys.stderr.write("\r\x1b[K" + "  ".join(parts))
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+def text_histogram(hist: Histogram, rows: int = 10) -> list[list[float]]:
+    """hey-style: `rows` equal-width bins from fastest to slowest, [[upper_ms, count], ...]."""
+    if hist.total == 0:
+        return []
+    lo, hi = hist.min_ns / 1e6, hist.max_ns / 1e6
+    width = (hi - lo) / rows or 1.0
+    bins = [0] * rows
+    for low_ms, count in hist.buckets_ms():
+        bins[min(max(int((low_ms - lo) / width), 0), rows - 1)] += count
+    return [[round(lo + width * (i + 1), 3), n] for i, n in enumerate(bins)]
+
+
+def render_text(r: dict[str, Any], spec: RunSpec) -> str:
+    lat = r["latency_ms"]
+    lines = ["", "Summary:",
+             f"  Outcome:\t{r['outcome']}" + (f" ({r['error']})" if r.get("error") else ""),
+             f"  Total:\t{r['duration_s']:.4f} secs",
+             f"  Requests:\t{r['requests']:,} ({r['ok']:,} ok, {r['failed']:,} status >= 400, "
+             f"{r['errors']:,} errors)",
+             f"  Requests/sec:\t{r['rps']:,.2f}",
+             f"  Received:\t{r['bytes']:,} bytes", "",
+             "Latency (ms)" + (" from due time, coordinated-omission corrected"
+                               if spec.model.value == "open" else "") + ":",
+             f"  mean {lat['mean']:.3f}  p50 {lat['p50']:.3f}  p90 {lat['p90']:.3f}  "
+             f"p99 {lat['p99']:.3f}  p99.9 {lat['p999']:.3f}  max {lat['max']:.3f}"]
+    if spec.model.value == "open":
+        svc = r["service_ms"]
+        lines.append(f"  service time: p50 {svc['p50']:.3f}  p99 {svc['p99']:.3f}  "
+                     f"max {svc['max']:.3f}   late starts {r['late_starts']:,}")
+    if r["histogram"]:
+        lines += ["", "Response time histogram (ms):"]
+        peak = max(n for _, n in r["histogram"]) or 1
+        for upper, n in r["histogram"]:
+            lines.append(f"  {upper:10.3f} [{n}]\t|{'■' * round(40 * n / peak)}")
+    lines += ["", "Status code distribution:"]
+    lines += [f"  [{code}]\t{n:,} responses" for code, n in r["status_codes"].items()] or ["  (none)"]
+    if r["error_classes"]:
+        lines += ["", "Error distribution:"]
+        lines += [f"  [{n:,}]\t{cls}: {r['error_samples'].get(cls, '')}"
+                  for cls, n in r["error_classes"].items()]
+    lines += ["", f"Generator: peak RSS {r['peak_rss_mb']:.1f} MB, CPU {r['cpu_percent']:.0f}% "
+                  f"of one core, max loop lag {r['max_loop_lag_ms']:.1f} ms", ""]
+    return "\n".join(lines)

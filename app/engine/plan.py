@@ -1,0 +1,67 @@
+"""What one worker process runs: its share of a RunSpec (pure)."""
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from app.spec import INDEX_PLACEHOLDER, LoadModel, RunSpec
+
+from .pacing import Pacer
+
+LATE_START_NS = 1_000_000   # picked up more than 1 ms after it was due: no free slot in time
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    spec: RunSpec
+    worker: int                 # 0-based
+    workers: int
+    start_ns: int               # time.monotonic_ns() at which second 0 begins (shared by workers)
+
+    @property
+    def concurrency(self) -> int:
+        """This worker's share of the in-flight cap (the shares add up to the total)."""
+        base, extra = divmod(self.spec.concurrency, self.workers)
+        return base + (1 if self.worker < extra else 0)
+
+    @property
+    def deadline_ns(self) -> int | None:
+        seconds = self.spec.run_seconds
+        return None if seconds is None else self.start_ns + int(seconds * 1e9)
+
+    def indices(self) -> Iterator[int]:
+        """Global request indices this worker sends: worker, worker + w, ... so that
+        `{i}` and the open-model schedule are the same whatever the worker count."""
+        stop = self.spec.requests
+        if stop is None:
+            return itertools.count(self.worker, self.workers)
+        return iter(range(self.worker, stop, self.workers))
+
+    def pacer(self) -> Pacer | None:
+        if self.spec.model is LoadModel.CLOSED:
+            return None
+        return Pacer(self.spec.rate, self.spec.stages)
+
+    def url_for(self) -> "UrlFor":
+        return UrlFor(self.spec.url)
+
+
+class UrlFor:
+    """Formats the request URL for an index; a plain URL costs nothing per request."""
+    __slots__ = ("templated", "url")
+
+    def __init__(self, url: str):
+        self.url = url
+        self.templated = INDEX_PLACEHOLDER in url
+
+    def __call__(self, index: int) -> str:
+        if not self.templated:
+            return self.url
+        # every occurrence, not only the first
+        return self.url.replace(INDEX_PLACEHOLDER, str(index))
+
+
+def now_ns() -> int:
+    return time.monotonic_ns()

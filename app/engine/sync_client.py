@@ -1,0 +1,86 @@
+"""The article's baseline: `requests`, one request after another.
+
+Each of `concurrency` threads (1 reproduces the article) sends blocking
+requests in turn. Results are handed to the recorder on the event loop's
+thread, so the recorder needs no locks.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import requests
+
+from .plan import LATE_START_NS, WorkerPlan, now_ns
+from .recorder import Recorder
+
+
+async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    spec = plan.spec
+    indices, pacer, url_for = plan.indices(), plan.pacer(), plan.url_for()
+    take = threading.Lock()
+    halt = threading.Event()
+    deadline = plan.deadline_ns
+    headers = dict(spec.headers)
+    body = spec.body.encode() if spec.body else None
+    timeout = (spec.connect_timeout, spec.timeout)
+
+    def next_request() -> tuple[int, int] | None:
+        """(index, due_ns) of the next request, or None when the run is over."""
+        with take:
+            index = next(indices, None)
+            if index is None or halt.is_set():
+                return None
+            if pacer is None:
+                return index, 0
+            due_s = pacer.due_s(index)
+        if due_s is None:
+            return None
+        return index, plan.start_ns + int(due_s * 1e9)
+
+    def user() -> None:
+        session = requests.Session() if spec.keepalive else None
+        while (item := next_request()) is not None:
+            index, due = item
+            now = now_ns()
+            if deadline is not None and max(due, now) >= deadline:
+                return
+            if due > now:
+                time.sleep((due - now) / 1e9)
+            elif pacer is not None and now - due > LATE_START_NS:
+                loop.call_soon_threadsafe(_late, recorder)
+            sent = now_ns()
+            due = due or sent
+            loop.call_soon_threadsafe(recorder.sent)
+            try:
+                if session is not None:
+                    response = session.request(spec.method, url_for(index), headers=headers,
+                                               data=body, timeout=timeout, verify=spec.verify_tls,
+                                               allow_redirects=False)
+                else:
+                    response = requests.request(spec.method, url_for(index), headers=headers,
+                                                data=body, timeout=timeout,
+                                                verify=spec.verify_tls, allow_redirects=False)
+            except Exception as exc:  # counted and classified like any engine's
+                loop.call_soon_threadsafe(recorder.error, exc)
+                continue
+            loop.call_soon_threadsafe(recorder.response, response.status_code,
+                                      len(response.content), due, sent, now_ns())
+
+    await asyncio.sleep(max(0.0, (plan.start_ns - now_ns()) / 1e9))
+    threads = [threading.Thread(target=user, daemon=True) for _ in range(plan.concurrency)]
+    for thread in threads:
+        thread.start()
+    # poll rather than join: a join per thread would need as many executor threads
+    while any(t.is_alive() for t in threads) and not stopping.is_set():
+        try:
+            await asyncio.wait_for(stopping.wait(), 0.05)
+        except asyncio.TimeoutError:
+            pass
+    # threads still blocked in a request are daemons: the worker exits without them
+    halt.set()
+
+def _late(recorder: Recorder) -> None:
+    recorder.late_starts += 1
