@@ -13,6 +13,9 @@ from typing import Any
 from .histogram import Histogram
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+# points of the percentile curve, dense in the tail (plotted against 1/(1-p))
+CURVE_PERCENTILES = (0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99,
+                     99.999, 100.0)
 
 
 @dataclass
@@ -154,4 +157,6 @@ class Summary:
             "cpu_percent": round(100.0 * self.cpu_seconds / duration, 1) if duration > 0 else 0.0,
             "max_loop_lag_ms": round(self.max_loop_lag_ms, 2),
             "max_in_flight": self.max_in_flight,
+            "percentile_curve": [[p, v] for p, v in
+                                 zip(CURVE_PERCENTILES, lat.percentiles_ms(CURVE_PERCENTILES))],
         }
