@@ -1,0 +1,230 @@
+"""Runs and their per-second samples: the only SQL the rest of the app needs.
+
+Every write is durable when its function returns (the connection is in
+autocommit mode, see db.open_db), so a crash loses at most the samples that
+had not been handed to append_samples yet.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiosqlite
+
+from app.status import RunStatus
+
+from .db import transaction
+
+_RUN_COLUMNS = ("id, name, url, spec_json, engine, model, status, created_at, started_at, "
+                "finished_at, summary_json, error_message")
+_ACTIVE = tuple(s.value for s in RunStatus if s.active)
+_ACTIVE_PLACEHOLDERS = ", ".join("?" * len(_ACTIVE))
+# Sort key -> ORDER BY expression. The only way a sort reaches the SQL text.
+_SORT_COLUMNS = {
+    "created": "created_at", "name": "name COLLATE NOCASE", "url": "url COLLATE NOCASE",
+    "engine": "engine", "status": "status", "duration": "duration_s",
+    "requests": "requests", "rps": "rps", "p50": "p50_ms", "p99": "p99_ms",
+    "error_rate": "error_rate",
+}
+SORT_KEYS = tuple(_SORT_COLUMNS)
+# 5 bound values a row: far below SQLite's variable limit (32766 since 3.32).
+_SAMPLES_PER_STATEMENT = 1000
+INTERRUPTED_MESSAGE = "the dashboard stopped while this run was active"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    url: str
+    spec: dict
+    engine: str
+    model: str
+    status: RunStatus
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    summary: dict | None
+    error_message: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the status as its string value)."""
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> RunRecord:
+        summary = row["summary_json"]
+        return cls(id=row["id"], name=row["name"], url=row["url"],
+                   spec=json.loads(row["spec_json"]), engine=row["engine"],
+                   model=row["model"], status=RunStatus(row["status"]),
+                   created_at=row["created_at"], started_at=row["started_at"],
+                   finished_at=row["finished_at"],
+                   summary=json.loads(summary) if summary is not None else None,
+                   error_message=row["error_message"])
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    second: int
+    data: dict          # Snapshot.to_dict()
+    latency: bytes      # Histogram.encode()
+    service: bytes
+
+
+async def create_run(db: aiosqlite.Connection, spec: dict, *,
+                     status: RunStatus = RunStatus.QUEUED) -> RunRecord:
+    """Store a new run for `spec` (RunSpec.to_dict())."""
+    now = time.time()
+    started = now if status is RunStatus.RUNNING else None
+    rows = await db.execute_fetchall(
+        "INSERT INTO runs (name, url, spec_json, engine, model, status, created_at, started_at)"
+        f" VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_RUN_COLUMNS}",
+        (spec.get("name") or "", spec["url"], json.dumps(spec), spec["engine"], spec["model"],
+         RunStatus(status).value, now, started))
+    return RunRecord.from_row(rows[0])
+
+
+async def mark_running(db: aiosqlite.Connection, run_id: int) -> None:
+    await db.execute("UPDATE runs SET status = ?, started_at = ? WHERE id = ?",
+                     (RunStatus.RUNNING.value, time.time(), run_id))
+
+
+async def append_samples(db: aiosqlite.Connection, run_id: int,
+                         samples: Sequence[SampleRecord]) -> None:
+    """Store seconds of a run, replacing any already stored for the same second."""
+    rows = [(run_id, s.second, json.dumps(s.data), s.latency, s.service) for s in samples]
+    if not rows:
+        return
+    chunks = [rows[i:i + _SAMPLES_PER_STATEMENT]
+              for i in range(0, len(rows), _SAMPLES_PER_STATEMENT)]
+    if len(chunks) == 1:
+        # One statement is atomic on its own and, unlike BEGIN … COMMIT, cannot
+        # take in another coroutine's writes on this shared connection.
+        await _insert_samples(db, chunks[0])
+        return
+    # Only a catch-up after a long stall is this big: it needs an explicit transaction.
+    async with transaction(db):
+        for chunk in chunks:
+            await _insert_samples(db, chunk)
+
+
+async def _insert_samples(db: aiosqlite.Connection, rows: list[tuple]) -> None:
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
+    params = [value for row in rows for value in row]
+    await db.execute("INSERT OR REPLACE INTO samples"
+                     " (run_id, second, data_json, latency_hist, service_hist)"
+                     f" VALUES {values}", params)
+
+
+async def finish_run(db: aiosqlite.Connection, run_id: int, status: RunStatus,
+                     summary: dict | None, error: str | None = None) -> None:
+    """Record how a run ended; the summary's headline numbers become sortable columns."""
+    status = RunStatus(status)
+    if status.active:
+        raise ValueError(f"{status.value!r} is not a final status")
+    # Same JSON paths as the backfill in migrations/0002.
+    await db.execute(
+        "UPDATE runs SET status = :status, finished_at = :now, summary_json = :summary,"
+        " error_message = :error,"
+        " requests = json_extract(:summary, '$.requests'),"
+        " rps = json_extract(:summary, '$.rps'),"
+        " p50_ms = json_extract(:summary, '$.latency_ms.p50'),"
+        " p99_ms = json_extract(:summary, '$.latency_ms.p99'),"
+        " error_rate = json_extract(:summary, '$.error_rate'),"
+        " duration_s = json_extract(:summary, '$.duration_s')"
+        " WHERE id = :id",
+        {"status": status.value, "now": time.time(), "error": error, "id": run_id,
+         "summary": json.dumps(summary) if summary is not None else None})
+
+
+async def get_run(db: aiosqlite.Connection, run_id: int) -> RunRecord | None:
+    rows = await db.execute_fetchall(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+    return RunRecord.from_row(rows[0]) if rows else None
+
+
+async def get_runs(db: aiosqlite.Connection, ids: Sequence[int]) -> list[RunRecord]:
+    """The runs with these ids, in the order given; unknown ids are skipped."""
+    # One JSON parameter instead of one placeholder per id.
+    rows = await db.execute_fetchall(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps([int(i) for i in ids]),))
+    by_id = {row["id"]: RunRecord.from_row(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def list_runs(db: aiosqlite.Connection, *, text: str = "",
+                    status: RunStatus | None = None, sort: str = "created",
+                    descending: bool = True, limit: int = 50,
+                    offset: int = 0) -> tuple[list[RunRecord], int]:
+    """One page of runs and the number of runs matching the filters.
+
+    `text` matches the name or the URL literally (case-insensitive); runs
+    without a value for the sort key come last in both directions.
+    """
+    if sort not in _SORT_COLUMNS:
+        raise ValueError(f"unknown sort key {sort!r}; use one of {', '.join(SORT_KEYS)}")
+    if limit < 0 or offset < 0:
+        raise ValueError("limit and offset must not be negative")
+    where, params = _run_filter(text, status)
+    direction = "DESC" if descending else "ASC"
+    rows = await db.execute_fetchall(
+        f"SELECT {_RUN_COLUMNS} FROM runs {where}"
+        f" ORDER BY {_SORT_COLUMNS[sort]} {direction} NULLS LAST, id {direction}"
+        " LIMIT :limit OFFSET :offset",
+        {**params, "limit": limit, "offset": offset})
+    count = await db.execute_fetchall(f"SELECT COUNT(*) FROM runs {where}", params)
+    return [RunRecord.from_row(row) for row in rows], count[0][0]
+
+
+def _run_filter(text: str, status: RunStatus | None) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {}
+    if text.strip():
+        clauses.append("(name LIKE :pattern ESCAPE '\\' OR url LIKE :pattern ESCAPE '\\')")
+        params["pattern"] = f"%{_escape_like(text.strip())}%"
+    if status is not None:
+        clauses.append("status = :status")
+        params["status"] = RunStatus(status).value
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _escape_like(text: str) -> str:
+    """Make LIKE's wildcards match themselves ("50%" finds "50%", not "500")."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def get_samples(db: aiosqlite.Connection, run_id: int) -> list[SampleRecord]:
+    rows = await db.execute_fetchall(
+        "SELECT second, data_json, latency_hist, service_hist FROM samples"
+        " WHERE run_id = ? ORDER BY second", (run_id,))
+    return [SampleRecord(row[0], json.loads(row[1]), row[2], row[3]) for row in rows]
+
+
+async def delete_run(db: aiosqlite.Connection, run_id: int) -> bool:
+    """Delete a run and (by cascade) its samples; False if there is no such run.
+
+    Raises ValueError for a queued or running run: its engine is still writing.
+    """
+    deleted = await db.execute_fetchall(
+        f"DELETE FROM runs WHERE id = ? AND status NOT IN ({_ACTIVE_PLACEHOLDERS}) RETURNING id",
+        (run_id, *_ACTIVE))
+    if deleted:
+        return True
+    run = await get_run(db, run_id)
+    if run is not None and run.status.active:
+        raise ValueError(f"run {run_id} is {run.status.value}; stop it before deleting it")
+    return False
+
+
+async def interrupt_active(db: aiosqlite.Connection) -> list[int]:
+    """Mark runs left queued or running by a previous dashboard as interrupted.
+
+    Call once at start-up, before any run starts; the samples stored so far are kept.
+    """
+    rows = await db.execute_fetchall(
+        "UPDATE runs SET status = ?, finished_at = ?, error_message = ?"
+        f" WHERE status IN ({_ACTIVE_PLACEHOLDERS}) RETURNING id",
+        (RunStatus.INTERRUPTED.value, time.time(), INTERRUPTED_MESSAGE, *_ACTIVE))
+    return sorted(row[0] for row in rows)
