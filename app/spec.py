@@ -166,7 +166,8 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
 
 
 def _url(raw: Any) -> str:
-    url = str(raw).strip()
+    # a URL copied from a browser bar has the placeholder percent-encoded
+    url = re.sub(r"%7Bi%7D", INDEX_PLACEHOLDER, str(raw).strip(), flags=re.IGNORECASE)
     parts = urlsplit(url.replace(INDEX_PLACEHOLDER, "0"))
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"unknown scheme {parts.scheme or '(none)'!r}: use http:// or https://")

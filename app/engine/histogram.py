@@ -101,6 +101,9 @@ class Histogram:
         out = []
         for p in ps:
             rank = max(1, math.ceil(p / 100.0 * self.total))
+            if rank >= self.total:      # the top is known exactly, even past 60 s
+                out.append(self.max_ns / 1e6)
+                continue
             idx = int(np.searchsorted(cum, rank))
             high_us = int(_lowest_of(idx) + _width_of(idx) - 1)
             value_ns = min(max(high_us * 1000 + 999, self.min_ns), self.max_ns)

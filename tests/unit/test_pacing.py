@@ -1,0 +1,42 @@
+import pytest
+
+from app.engine.pacing import Pacer
+from app.engine.plan import WorkerPlan
+from app.spec import Stage, parse_spec
+
+
+def test_constant_rate():
+    pacer = Pacer(200.0)
+    assert [pacer.due_s(k) for k in (0, 1, 200, 1000)] == [0.0, 0.005, 1.0, 5.0]
+
+
+def test_linear_ramps_deliver_the_area_under_the_rate():
+    pacer = Pacer(None, (Stage(10, 100), Stage(10, 100), Stage(5, 0)))
+    due = []
+    k = 0
+    while (t := pacer.due_s(k)) is not None:
+        due.append(t)
+        k += 1
+    assert len(due) == 500 + 1000 + 250
+    per_second = [sum(1 for t in due if s <= t < s + 1) for s in range(25)]
+    assert per_second[0] == 5 and per_second[9] == 95        # ramping up 0 -> 100
+    assert all(n == 100 for n in per_second[10:20])          # holding
+    assert per_second[20] == 90 and per_second[24] == 10     # ramping down to 0
+    assert due == sorted(due)
+
+
+def test_rate_holds_after_the_last_stage():
+    pacer = Pacer(10.0, (Stage(1, 10),))
+    assert pacer.due_s(20) == pytest.approx(2.0)
+
+
+def test_workers_share_one_schedule_exactly():
+    spec = parse_spec({"url": "http://x/{i}", "requests": 101, "rate": 50, "concurrency": 4,
+                       "workers": 3})
+    plans = [WorkerPlan(spec, w, 3, 0) for w in range(3)]
+    assert sum(p.concurrency for p in plans) == 4
+    indices = sorted(i for p in plans for i in p.indices())
+    assert indices == list(range(101))
+    whole = Pacer(50.0)
+    merged = sorted((plan.pacer().due_s(i), i) for plan in plans for i in plan.indices())
+    assert merged == [(whole.due_s(i), i) for i in range(101)]
