@@ -1,0 +1,79 @@
+"""`run.py bench`: flags, exit codes, the JSON contract, the text summary."""
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def bench(*args, timeout=60):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "run.py", "bench", *args, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def server(aiohttp_server):
+    seen = []
+
+    async def handler(request):
+        seen.append((request.method, request.path, request.headers.get("X-Test"),
+                     await request.text()))
+        return web.Response(text="hello", status=201 if request.method == "POST" else 200)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    srv = await aiohttp_server(app)
+    srv.seen = seen
+    return srv
+
+
+async def test_json_summary_has_the_documented_keys(server):
+    url = f"http://127.0.0.1:{server.port}/p/{{i}}"
+    code, out, err = await bench(url, "-n", "40", "-c", "4", "-m", "POST", "-H", "X-Test: yes",
+                                 "-d", "payload", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    for key in ("requests", "ok", "errors", "duration_s", "rps", "latency_ms", "status_codes",
+                "error_classes", "peak_rss_mb", "cpu_percent", "spec"):
+        assert key in result
+    assert set(result["latency_ms"]) >= {"mean", "p50", "p90", "p99", "p999", "max"}
+    assert result["requests"] == 40 and result["status_codes"] == {"201": 40}
+    assert result["spec"]["method"] == "POST" and result["spec"]["concurrency"] == 4
+    assert sorted(p for _, p, _, _ in server.seen) == sorted(f"/p/{i}" for i in range(40))
+    assert {(m, h, b) for m, _, h, b in server.seen} == {("POST", "yes", "payload")}
+    assert result["peak_rss_mb"] > 0
+
+
+async def test_text_summary_like_hey(server):
+    code, out, _ = await bench(f"http://127.0.0.1:{server.port}/", "-z", "1s", "-c", "2",
+                               "--engine", "sync")
+    assert code == 0
+    for words in ("Requests/sec:", "p99", "Response time histogram", "[200]", "peak RSS"):
+        assert words in out
+
+
+async def test_errors_are_a_completed_run_with_exit_0():
+    code, out, _ = await bench("http://127.0.0.1:9/", "-n", "3", "--json")
+    assert code == 0
+    assert json.loads(out)["error_classes"] == {"connection_refused": 3}
+
+
+@pytest.mark.parametrize("args, field", [
+    (["ftp://x/", "-n", "1"], "url"),
+    (["http://127.0.0.1:9/"], "requests"),
+    (["http://127.0.0.1:9/", "-n", "0"], "requests"),
+    (["http://127.0.0.1:9/", "-n", "1", "-q", "0"], "rate"),
+    (["http://127.0.0.1:9/", "-n", "1", "-H", "nocolon"], "headers"),
+    (["http://127.0.0.1:9/", "-n", "1", "-c", "10000000"], "concurrency"),
+])
+async def test_invalid_input_exits_2_naming_the_field(args, field):
+    code, out, err = await bench(*args)
+    assert code == 2 and out == ""
+    assert f"error: {field}:" in err
