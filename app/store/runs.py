@@ -14,6 +14,8 @@ from typing import Any
 
 import aiosqlite
 
+from app.engine.histogram import Histogram
+from app.engine.snapshot import Snapshot, Summary
 from app.status import RunStatus
 
 from .db import transaction
@@ -32,6 +34,15 @@ _SORT_COLUMNS = {
 SORT_KEYS = tuple(_SORT_COLUMNS)
 # 5 bound values a row: far below SQLite's variable limit (32766 since 3.32).
 _SAMPLES_PER_STATEMENT = 1000
+# The summary's headline numbers as sortable columns, from the JSON parameter :summary.
+# Same JSON paths as the backfill in migrations/0002.
+_SUMMARY_COLUMNS = (
+    "requests = json_extract(:summary, '$.requests'),"
+    " rps = json_extract(:summary, '$.rps'),"
+    " p50_ms = json_extract(:summary, '$.latency_ms.p50'),"
+    " p99_ms = json_extract(:summary, '$.latency_ms.p99'),"
+    " error_rate = json_extract(:summary, '$.error_rate'),"
+    " duration_s = json_extract(:summary, '$.duration_s')")
 INTERRUPTED_MESSAGE = "the dashboard stopped while this run was active"
 
 
@@ -74,6 +85,20 @@ class SampleRecord:
     service: bytes
 
 
+def sample_record(snap: Snapshot) -> SampleRecord:
+    """The stored form of one second: its JSON view plus both histograms, whole."""
+    return SampleRecord(snap.second, snap.to_dict(), snap.latency.encode(), snap.service.encode())
+
+
+def summarize(samples: Sequence[SampleRecord]) -> Summary:
+    """Rebuild a run's Summary from its stored seconds (exact: histograms are added)."""
+    summary = Summary()
+    for s in samples:
+        summary.add(Snapshot.from_stored(s.data, Histogram.decode(s.latency),
+                                         Histogram.decode(s.service)))
+    return summary
+
+
 async def create_run(db: aiosqlite.Connection, spec: dict, *,
                      status: RunStatus = RunStatus.QUEUED) -> RunRecord:
     """Store a new run for `spec` (RunSpec.to_dict())."""
@@ -85,6 +110,24 @@ async def create_run(db: aiosqlite.Connection, spec: dict, *,
         (spec.get("name") or "", spec["url"], json.dumps(spec), spec["engine"], spec["model"],
          RunStatus(status).value, now, started))
     return RunRecord.from_row(rows[0])
+
+
+async def create_runs(db: aiosqlite.Connection, specs: Sequence[dict]) -> list[RunRecord]:
+    """Store a batch of runs at once (one statement: all or none): the first `running`,
+    the others `queued` behind it."""
+    if not specs:
+        return []
+    now = time.time()
+    rows = []
+    for index, spec in enumerate(specs):
+        status = RunStatus.RUNNING if index == 0 else RunStatus.QUEUED
+        rows.append((spec.get("name") or "", spec["url"], json.dumps(spec), spec["engine"],
+                     spec["model"], status.value, now, now if index == 0 else None))
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    stored = await db.execute_fetchall(
+        "INSERT INTO runs (name, url, spec_json, engine, model, status, created_at, started_at)"
+        f" VALUES {values} RETURNING {_RUN_COLUMNS}", [v for row in rows for v in row])
+    return sorted((RunRecord.from_row(row) for row in stored), key=lambda r: r.id)
 
 
 async def mark_running(db: aiosqlite.Connection, run_id: int) -> None:
@@ -125,17 +168,10 @@ async def finish_run(db: aiosqlite.Connection, run_id: int, status: RunStatus,
     status = RunStatus(status)
     if status.active:
         raise ValueError(f"{status.value!r} is not a final status")
-    # Same JSON paths as the backfill in migrations/0002.
     await db.execute(
         "UPDATE runs SET status = :status, finished_at = :now, summary_json = :summary,"
         " error_message = :error,"
-        " requests = json_extract(:summary, '$.requests'),"
-        " rps = json_extract(:summary, '$.rps'),"
-        " p50_ms = json_extract(:summary, '$.latency_ms.p50'),"
-        " p99_ms = json_extract(:summary, '$.latency_ms.p99'),"
-        " error_rate = json_extract(:summary, '$.error_rate'),"
-        " duration_s = json_extract(:summary, '$.duration_s')"
-        " WHERE id = :id",
+        f" {_SUMMARY_COLUMNS} WHERE id = :id",
         {"status": status.value, "now": time.time(), "error": error, "id": run_id,
          "summary": json.dumps(summary) if summary is not None else None})
 
@@ -228,3 +264,21 @@ async def interrupt_active(db: aiosqlite.Connection) -> list[int]:
         f" WHERE status IN ({_ACTIVE_PLACEHOLDERS}) RETURNING id",
         (RunStatus.INTERRUPTED.value, time.time(), INTERRUPTED_MESSAGE, *_ACTIVE))
     return sorted(row[0] for row in rows)
+
+
+async def summarize_interrupted(db: aiosqlite.Connection, run_ids: Sequence[int]) -> None:
+    """Give interrupted runs the summary of the seconds they stored, so they stay readable.
+
+    Runs that never stored a second (still queued when the dashboard died) keep no summary.
+    """
+    for run_id in run_ids:
+        samples = await get_samples(db, run_id)
+        if not samples:
+            continue
+        summary = summarize(samples).to_dict()
+        # same columns as finish_run, but the status and finished_at of interrupt_active stay
+        await db.execute(
+            f"UPDATE runs SET summary_json = :summary, {_SUMMARY_COLUMNS}"
+            " WHERE id = :id AND status = :status",
+            {"summary": json.dumps(summary), "id": run_id,
+             "status": RunStatus.INTERRUPTED.value})

@@ -1,0 +1,210 @@
+"""JSON API handlers: thin, they parse, call the store or the RunManager, and answer.
+
+Bad input is a 4xx naming the parameter or field (`{"errors": {name: message}}`)
+and changes nothing; every /api error is JSON (see `json_errors`).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from app.presets import PRESETS
+from app.spec import RunSpec, SpecError, parse_spec
+from app.status import RunStatus
+from app.store import runs as store
+
+from .keys import DB, MANAGER, SETTINGS
+from .runs import RunActive
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+# fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
+SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSpec)) | {"model"}
+CSV_COLUMNS = ("second", "elapsed_s", "completed", "ok", "failed", "errors", "rps", "in_flight",
+               "late_starts", "bytes", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+               "mean_ms", "cpu_percent", "rss_mb", "loop_lag_ms")
+
+
+def _json(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
+    return web.json_response(data, status=status, dumps=json.dumps, **kwargs)
+
+
+def _errors(errors: dict[str, str], status: int = 400) -> web.Response:
+    return _json({"errors": errors}, status)
+
+
+def _error(message: str, status: int) -> web.Response:
+    return _json({"error": message}, status)
+
+
+def _run_id(request: web.Request) -> int:
+    return int(request.match_info["id"])      # the route only matches digits
+
+
+def _not_found(run_id: int) -> web.Response:
+    return _error(f"run #{run_id} not found", 404)
+
+
+# -- runs ---------------------------------------------------------------------------------
+
+async def list_runs(request: web.Request) -> web.Response:
+    try:
+        query = parse_list_query(request.query)
+    except SpecError as exc:
+        return _errors(exc.errors)
+    records, total = await store.list_runs(request.app[DB], **query)
+    return _json({"runs": [r.to_dict() for r in records], "total": total})
+
+
+def parse_list_query(params: Any) -> dict[str, Any]:
+    """`q`, `status`, `sort`, `order`, `limit`, `offset` -> store.list_runs arguments."""
+    errors: dict[str, str] = {}
+    query: dict[str, Any] = {"text": params.get("q", "")}
+    if len(query["text"]) > 200:
+        errors["q"] = "at most 200 characters"
+    status = params.get("status", "")
+    query["status"] = None
+    if status:
+        try:
+            query["status"] = RunStatus(status)
+        except ValueError:
+            errors["status"] = f"must be one of {', '.join(s.value for s in RunStatus)}"
+    query["sort"] = params.get("sort", "created")
+    if query["sort"] not in store.SORT_KEYS:
+        errors["sort"] = f"must be one of {', '.join(store.SORT_KEYS)}"
+    order = params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        errors["order"] = "must be asc or desc"
+    query["descending"] = order == "desc"
+    for name, default, low, high in (("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+                                     ("offset", 0, 0, None)):
+        raw = params.get(name, "")
+        if raw == "":
+            query[name] = default
+            continue
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+            errors[name] = f"{raw!r} is not a whole number"
+            continue
+        value = int(raw)
+        if value < low or (high is not None and value > high):
+            errors[name] = f"must be from {low} to {high}" if high else f"must be at least {low}"
+        query[name] = value
+    if errors:
+        raise SpecError(errors)
+    return query
+
+
+async def create_run(request: web.Request) -> web.Response:
+    try:
+        data = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _errors({"body": f"must be a JSON object ({exc})"})
+    if not isinstance(data, dict):
+        return _errors({"body": "must be a JSON object"})
+    unknown = {key: "unknown field" for key in data if key not in SPEC_FIELDS}
+    try:
+        spec = parse_spec(data)
+    except SpecError as exc:
+        return _errors({**exc.errors, **unknown})
+    if unknown:
+        return _errors(unknown)
+    try:
+        record = await request.app[MANAGER].submit(spec)
+    except RunActive as exc:
+        return _error(str(exc), 409)
+    location = request.app.router["api_run"].url_for(id=str(record.id))
+    return _json(record.to_dict(), 201, headers={"Location": str(location)})
+
+
+async def get_run(request: web.Request) -> web.Response:
+    run_id = _run_id(request)
+    record = await store.get_run(request.app[DB], run_id)
+    return _json(record.to_dict()) if record else _not_found(run_id)
+
+
+async def delete_run(request: web.Request) -> web.Response:
+    run_id = _run_id(request)
+    try:
+        deleted = await store.delete_run(request.app[DB], run_id)
+    except ValueError as exc:          # queued or running
+        return _error(str(exc), 409)
+    return web.Response(status=204) if deleted else _not_found(run_id)
+
+
+async def stop_run(request: web.Request) -> web.Response:
+    run_id = _run_id(request)
+    db = request.app[DB]
+    if await store.get_run(db, run_id) is None:
+        return _not_found(run_id)
+    if not await request.app[MANAGER].stop(run_id):
+        return _error(f"run #{run_id} is not active", 409)
+    record = await store.get_run(db, run_id)
+    return _json(record.to_dict() if record else None, 202)
+
+
+async def series(request: web.Request) -> web.StreamResponse:
+    run_id = _run_id(request)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        return _errors({"format": "must be json or csv"})
+    db = request.app[DB]
+    record = await store.get_run(db, run_id)
+    if record is None:
+        return _not_found(run_id)
+    state = request.app[MANAGER].live_state(run_id)
+    if state is not None:
+        samples = list(state.samples)
+    else:     # ended (or ended while we read the record): every second is stored by now
+        samples = [s.data for s in await store.get_samples(db, run_id)]
+    if fmt == "csv":
+        return web.Response(
+            text=series_csv(samples), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="stampede-run-{run_id}.csv"'})
+    return _json({"run": record.to_dict(), "samples": samples})
+
+
+def series_csv(samples: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in samples:
+        lat, health = s["latency_ms"], s["health"]
+        writer.writerow((s["second"], s["elapsed_s"], s["completed"], s["ok"], s["failed"],
+                         s["errors"], s["rps"], s["in_flight"], s["late_starts"], s["bytes"],
+                         lat["p50"], lat["p90"], lat["p99"], lat["p999"], lat["max"], lat["mean"],
+                         health["cpu_percent"], health["rss_mb"], health["loop_lag_ms"]))
+    return out.getvalue()
+
+
+# -- misc ---------------------------------------------------------------------------------
+
+async def presets(request: web.Request) -> web.Response:
+    target = request.app[SETTINGS].target_url
+    return _json({"presets": [{"key": p.key, "title": p.title, "description": p.description,
+                               "runs": p.specs(target)} for p in PRESETS]})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"ok": True, "active_run": request.app[MANAGER].active_id})
+
+
+@web.middleware
+async def json_errors(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+    """Under /api/, aiohttp's own errors (404 no such route, 405, 413 too large) as JSON."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        return _json({"error": exc.reason}, exc.status, headers=allow)

@@ -1,0 +1,67 @@
+"""create_app(settings): the dashboard as an aiohttp Application.
+
+Resources live in cleanup contexts, opened in order at start-up and closed in
+reverse order at shutdown: the database (runs a previous dashboard left active
+become `interrupted`, with the summary of the seconds they stored), the live hub,
+then the RunManager, whose shutdown stops the active run and waits until its last
+second and summary are stored.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from app.store import db as store_db
+from app.store import runs as store
+
+from . import pages
+from .api import json_errors
+from .hub import Hub
+from .keys import DB, HUB, MANAGER, SETTINGS
+from .routes import add_routes
+from .runs import RunManager
+from .security import setup_security
+from .settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    setup_security(app)                 # first: nothing runs for a request it refuses
+    app.middlewares.append(json_errors)
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
+    if hasattr(pages, "setup_jinja"):
+        pages.setup_jinja(env)
+    add_routes(app)
+    app.router.add_static("/static", ROOT / "static", name="static")
+    app.cleanup_ctx.extend((_database, _hub, _manager))
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db = await store_db.open_db(app[SETTINGS].db_path)
+    interrupted = await store.interrupt_active(db)
+    await store.summarize_interrupted(db, interrupted)
+    app[DB] = db
+    yield
+    await db.close()
+
+
+async def _hub(app: web.Application) -> AsyncIterator[None]:
+    app[HUB] = Hub(queue_size=app[SETTINGS].ws_queue_size)
+    yield
+
+
+async def _manager(app: web.Application) -> AsyncIterator[None]:
+    manager = RunManager(app[DB], app[HUB])
+    app[MANAGER] = manager
+    yield
+    await manager.shutdown()

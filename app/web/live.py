@@ -1,0 +1,114 @@
+"""GET /api/runs/{id}/ws: the series so far, then each second live, then `done`.
+
+Message order for one client: one `snapshot` per second already seen (replay), a
+`status`, the live `snapshot`s, then `done` and a normal close. The client subscribes
+to the hub in the same event-loop step in which it copies the in-memory series, so
+no second is missed or sent twice. Sending happens in a task of its own: when the
+hub drops the client (its queue is full) that task is cancelled even if it is stuck
+writing to a socket nobody reads, and the connection is closed with 1008.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from app.store import runs as store
+
+from .hub import Subscription, done_message, is_done, snapshot_message, status_message
+from .keys import DB, HUB, MANAGER
+
+HEARTBEAT_S = 20.0
+CLOSE_TIMEOUT_S = 2.0
+TOO_SLOW = b"too slow"
+
+
+async def run_ws(request: web.Request) -> web.StreamResponse:
+    run_id = int(request.match_info["id"])
+    db = request.app[DB]
+    if await store.get_run(db, run_id) is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": f"run #{run_id} not found"}),
+                               content_type="application/json")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    hub = request.app[HUB]
+    subscription = hub.subscribe(run_id)
+    try:
+        state = request.app[MANAGER].live_state(run_id)
+        if state is not None:
+            # same step as subscribe: the queue holds exactly what comes after this copy
+            first = state.replay() + [status_message(run_id, state.status.value)]
+            hub_feed: Subscription | None = subscription
+        else:
+            hub.unsubscribe(subscription)       # an ended run has nothing more to say
+            first = await _ended_run_messages(db, run_id)
+            hub_feed = None
+        sender = asyncio.create_task(_send(ws, first, hub_feed))
+        subscription.on_drop(sender.cancel)
+        await _until_sent_or_gone(ws, sender)
+        if subscription.dropped:
+            await _close(ws, request, WSCloseCode.POLICY_VIOLATION, TOO_SLOW)
+        elif not ws.closed:
+            await _close(ws, request, WSCloseCode.OK, b"")
+    finally:
+        hub.unsubscribe(subscription)
+    return ws
+
+
+async def _ended_run_messages(db, run_id: int) -> list[str]:
+    record = await store.get_run(db, run_id)
+    samples = await store.get_samples(db, run_id)
+    if record is None:                          # deleted meanwhile
+        return [json.dumps({"type": "done", "run_id": run_id, "status": "deleted",
+                            "summary": None, "error": "the run was deleted"})]
+    totals_json = json.dumps(record.summary)
+    status = record.status.value
+    return ([snapshot_message(run_id, json.dumps(s.data), totals_json) for s in samples]
+            + [status_message(run_id, status),
+               done_message(run_id, status, record.summary, record.error_message)])
+
+
+async def _send(ws: web.WebSocketResponse, first: list[str],
+                subscription: Subscription | None) -> None:
+    """Send the replay, then the live messages until `done`."""
+    for message in first:
+        await ws.send_str(message)
+    if subscription is not None:
+        while True:
+            message = await subscription.queue.get()
+            await ws.send_str(message)
+            if is_done(message):
+                return
+
+
+async def _until_sent_or_gone(ws: web.WebSocketResponse, sender: asyncio.Task) -> None:
+    """Wait for the sender to finish (or be cancelled by a drop) while reading, and
+    ignoring, what the client sends: reading is what notices a client that went away."""
+    receiver = asyncio.create_task(_drain(ws))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, receiver):
+            if not task.done():
+                task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+                await task
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    async for message in ws:
+        if message.type == WSMsgType.ERROR:
+            break
+
+
+async def _close(ws: web.WebSocketResponse, request: web.Request, code: int,
+                 message: bytes) -> None:
+    """Close with a reason; a peer that does not take even that is cut off."""
+    try:
+        await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
+    except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+        if request.transport is not None:
+            request.transport.abort()

@@ -1,0 +1,28 @@
+"""The one route table. Every route is named: build URLs with
+`request.app.router[name].url_for(...)`, never by hand."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import api, live, pages
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    # pages (HTML)
+    r.add_get("/", pages.new_run, name="new_run")
+    r.add_post("/runs", pages.create_run, name="create_run")
+    r.add_post("/presets/{key}", pages.start_preset, name="start_preset")
+    r.add_get("/runs", pages.history, name="history")
+    r.add_get(r"/runs/{id:\d+}", pages.show_run, name="show_run")
+    r.add_get("/compare", pages.compare, name="compare")
+    # JSON API
+    r.add_get("/api/runs", api.list_runs, name="api_runs")
+    r.add_post("/api/runs", api.create_run, name="api_create_run")
+    r.add_get(r"/api/runs/{id:\d+}", api.get_run, name="api_run")
+    r.add_delete(r"/api/runs/{id:\d+}", api.delete_run, name="api_delete_run")
+    r.add_get(r"/api/runs/{id:\d+}/series", api.series, name="api_series")
+    r.add_post(r"/api/runs/{id:\d+}/stop", api.stop_run, name="api_stop_run")
+    r.add_get(r"/api/runs/{id:\d+}/ws", live.run_ws, name="api_ws")
+    r.add_get("/api/presets", api.presets, name="api_presets")
+    r.add_get("/healthz", api.healthz, name="healthz")
