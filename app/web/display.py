@@ -1,0 +1,140 @@
+"""How numbers look on the pages, and the compare table's rows and deltas (pure).
+
+The formats match static/js/common.js, so a number rendered by the server and
+the same number rendered live by the browser read the same.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+def fmt_int(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def fmt_num(value: Any, digits: int = 1) -> str:
+    return "—" if value is None else f"{float(value):,.{digits}f}"
+
+
+def fmt_ms(value: Any) -> str:
+    """Latency in ms with about three significant digits."""
+    if value is None:
+        return "—"
+    value = float(value)
+    if value >= 100:
+        return f"{value:,.0f} ms"
+    if value >= 10:
+        return f"{value:.1f} ms"
+    return f"{value:.2f} ms"
+
+
+def fmt_duration(seconds: Any) -> str:
+    if seconds is None:
+        return "—"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def fmt_percent(fraction: Any, digits: int = 2) -> str:
+    return "—" if fraction is None else f"{100 * float(fraction):.{digits}f}%"
+
+
+def fmt_time(epoch: Any) -> str:
+    return "—" if epoch is None else time.strftime("%Y-%m-%d %H:%M:%S",
+                                                   time.localtime(float(epoch)))
+
+
+def setup_filters(env: Any) -> None:
+    env.filters.update(int=fmt_int, num=fmt_num, ms=fmt_ms, duration=fmt_duration,
+                       percent=fmt_percent, time=fmt_time)
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    path: tuple[str, ...]      # where it is in the summary dict
+    fmt: Any
+    better: str                # "lower", "higher" or "" (neither: no colour)
+    points: bool = False       # delta in percentage points (rates), not relative
+
+
+COMPARE_METRICS = (
+    Metric("Requests", ("requests",), fmt_int, ""),
+    Metric("Req/s", ("rps",), fmt_num, "higher"),
+    Metric("Duration", ("duration_s",), fmt_duration, "lower"),
+    Metric("p50", ("latency_ms", "p50"), fmt_ms, "lower"),
+    Metric("p90", ("latency_ms", "p90"), fmt_ms, "lower"),
+    Metric("p99", ("latency_ms", "p99"), fmt_ms, "lower"),
+    Metric("p99.9", ("latency_ms", "p999"), fmt_ms, "lower"),
+    Metric("Max", ("latency_ms", "max"), fmt_ms, "lower"),
+    Metric("Error %", ("error_rate",), fmt_percent, "lower", points=True),
+    Metric("Peak RSS", ("peak_rss_mb",), lambda v: f"{fmt_num(v)} MB", "lower"),
+    Metric("CPU (of one core)", ("cpu_percent",), lambda v: f"{fmt_num(v)}%", "lower"),
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    delta: str = ""            # "+12.3%", "−4.0%", "+0.50 pp"; empty for the baseline
+    verdict: str = ""          # "better", "worse" or "same"
+
+
+def summary_value(summary: dict | None, path: tuple[str, ...]) -> float | None:
+    value: Any = summary
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return None if value is None else float(value)
+
+
+def compare_rows(summaries: list[dict | None]) -> list[tuple[Metric, list[Cell]]]:
+    """One row per metric, one cell per run; deltas against the first run (the baseline)."""
+    rows = []
+    for metric in COMPARE_METRICS:
+        values = [summary_value(s, metric.path) for s in summaries]
+        base = values[0]
+        cells = [Cell("—" if values[0] is None else metric.fmt(values[0]))]
+        for value in values[1:]:
+            if value is None:
+                cells.append(Cell("—"))
+                continue
+            delta, change = _delta(metric, base, value)
+            cells.append(Cell(metric.fmt(value), delta, _verdict(metric, change)))
+        rows.append((metric, cells))
+    return rows
+
+
+def _delta(metric: Metric, base: float | None, value: float) -> tuple[str, float | None]:
+    if base is None:
+        return "", None
+    if metric.points:
+        change = 100 * (value - base)
+        return f"{_sign(change)}{abs(change):.2f} pp", change
+    if base == 0:
+        return ("±0%", 0.0) if value == 0 else ("new", math.inf)
+    change = 100 * (value - base) / abs(base)
+    return f"{_sign(change)}{abs(change):.1f}%", change
+
+
+def _sign(change: float) -> str:
+    return "+" if change > 0 else "−" if change < 0 else "±"
+
+
+def _verdict(metric: Metric, change: float | None) -> str:
+    if change is None or not metric.better:
+        return ""
+    if abs(change) < 0.05:
+        return "same"
+    improved = change > 0 if metric.better == "higher" else change < 0
+    return "better" if improved else "worse"

@@ -1,0 +1,226 @@
+"""HTML pages: new run form, live/finished run, history, compare.
+
+Thin handlers: read the request, call the store or the RunManager, render a
+template. Live data reaches the pages through the JSON API and the WebSocket
+(static/js/*.js); a page only embeds what it needs to start, JSON-encoded in a
+<script type="application/json"> block (the CSP forbids inline scripts).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from app.presets import PRESETS, get_preset
+from app.spec import METHODS, SpecError, parse_spec
+from app.status import RunStatus
+from app.store import runs as store
+
+from . import display, form
+from .keys import DB, MANAGER, SETTINGS
+
+PAGE_SIZE = 25
+COMPARE_MIN, COMPARE_MAX = 2, 4
+# History columns: (sort key or None, header label)
+HISTORY_COLUMNS = (
+    ("name", "Name"), ("url", "URL"), ("engine", "Engine"), (None, "Model"),
+    ("created", "Started"), ("duration", "Duration"), ("requests", "Requests"),
+    ("rps", "Req/s"), ("p50", "p50"), ("p99", "p99"), ("error_rate", "Error %"),
+    ("status", "Status"),
+)
+
+
+def setup_jinja(env: Any) -> None:
+    display.setup_filters(env)
+    env.globals.update(RunStatus=RunStatus)
+
+
+async def render(request: web.Request, template: str, context: dict[str, Any], *,
+                 status: int = 200) -> web.Response:
+    """Render with what every page shows: the active run in the header."""
+    context = {**context, "active_run": await _active_run(request)}
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
+
+
+async def error_page(request: web.Request, status: int, title: str,
+                     message: str) -> web.Response:
+    return await render(request, "error.html", {"title": title, "message": message},
+                        status=status)
+
+
+async def _active_run(request: web.Request) -> store.RunRecord | None:
+    active_id = request.app[MANAGER].active_id
+    return await store.get_run(request.app[DB], active_id) if active_id is not None else None
+
+
+# --- New run ---------------------------------------------------------------------------
+
+async def new_run(request: web.Request) -> web.Response:
+    values = form.default_values(request.app[SETTINGS].target_url)
+    source = None
+    if "from" in request.query:
+        source = await _run_or_none(request, request.query["from"])
+        if source is None:
+            return await error_page(request, 404, "Run not found",
+                                    f"There is no run {request.query['from']!r} to run again.")
+        values = form.values_from_spec(source.spec)
+    return await _form_page(request, values, {}, source=source)
+
+
+async def create_run(request: web.Request) -> web.Response:
+    data, values, errors = form.read_form(await request.post())
+    try:
+        spec = parse_spec(data)
+    except SpecError as exc:
+        errors = {**exc.errors, **errors}
+    if errors:
+        return await _form_page(request, values, errors, status=400)
+    from .runs import RunActive
+    try:
+        run_id = _run_id(await request.app[MANAGER].submit(spec))
+    except RunActive:
+        return await _form_page(request, values, {}, status=409, conflict=True)
+    raise web.HTTPSeeOther(_run_url(request, run_id))
+
+
+async def start_preset(request: web.Request) -> web.Response:
+    preset = get_preset(request.match_info["key"])
+    if preset is None:
+        return await error_page(request, 404, "Preset not found",
+                                f"There is no preset {request.match_info['key']!r}.")
+    specs = [parse_spec(s) for s in preset.specs(request.app[SETTINGS].target_url)]
+    from .runs import RunActive
+    try:
+        ids = [_run_id(r) for r in await request.app[MANAGER].submit_many(specs)]
+    except RunActive:
+        values = form.default_values(request.app[SETTINGS].target_url)
+        return await _form_page(request, values, {}, status=409, conflict=True)
+    then = f"?then={','.join(map(str, ids[1:]))}" if len(ids) > 1 else ""
+    raise web.HTTPSeeOther(f"{_run_url(request, ids[0])}{then}")
+
+
+async def _form_page(request: web.Request, values: dict[str, Any], errors: dict[str, str], *,
+                     status: int = 200, conflict: bool = False,
+                     source: store.RunRecord | None = None) -> web.Response:
+    return await render(request, "runs/new.html", {
+        "values": values, "errors": errors, "conflict": conflict, "source": source,
+        "methods": METHODS, "engines": form.ENGINE_HELP, "presets": PRESETS,
+    }, status=status)
+
+
+def _run_url(request: web.Request, run_id: int) -> str:
+    return str(request.app.router["show_run"].url_for(id=str(run_id)))
+
+
+def _run_id(result: Any) -> int:
+    """submit() may hand back the stored record or just its id."""
+    return int(getattr(result, "id", result))
+
+
+# --- One run ---------------------------------------------------------------------------
+
+async def show_run(request: web.Request) -> web.Response:
+    run = await _run_or_none(request, request.match_info["id"])
+    if run is None:
+        return await error_page(request, 404, "Run not found",
+                                f"There is no run {request.match_info['id']!r}; it may have "
+                                "been deleted.")
+    then = _parse_ids(request.query.get("then", "")) or []
+    page = {"run": run.to_dict(), "then": [i for i in then if i != run.id],
+            "workers": run.spec.get("workers", 1)}
+    return await render(request, "runs/show.html", {
+        "run": run, "page": page, "spec_rows": _spec_rows(run.spec),
+        "compare_ids": ",".join(map(str, [run.id, *page["then"]])),
+    })
+
+
+def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    values = form.values_from_spec(spec)
+    rows = [("URL", values["url"]), ("Method", values["method"]),
+            ("Headers", values["headers"] or "—"), ("Body", values["body"] or "—"),
+            ("Requests", values["requests"] or "—"), ("Duration", values["duration"] or "—"),
+            ("Model", values["model"]), ("Concurrency", values["concurrency"])]
+    if values["model"] == "open":
+        rows += [("Rate", f"{values['rate']} req/s" if values["rate"] else "—"),
+                 ("Stages", values["stages"] or "—")]
+    rows += [("Engine", values["engine"]), ("Workers", values["workers"]),
+             ("Timeout", values["timeout"]), ("Connect timeout", values["connect_timeout"]),
+             ("Keep-alive", "yes" if values["keepalive"] else "no"),
+             ("Verify TLS", "yes" if values["verify_tls"] else "no")]
+    return rows
+
+
+async def _run_or_none(request: web.Request, raw_id: str) -> store.RunRecord | None:
+    try:
+        run_id = int(raw_id)
+    except ValueError:
+        return None
+    return await store.get_run(request.app[DB], run_id) if run_id > 0 else None
+
+
+# --- History ---------------------------------------------------------------------------
+
+async def history(request: web.Request) -> web.Response:
+    q = request.query
+    text = q.get("q", "").strip()
+    status = q.get("status", "")
+    status = status if status in {s.value for s in RunStatus} else ""
+    sort = q.get("sort", "created")
+    sort = sort if sort in store.SORT_KEYS else "created"
+    order = "asc" if q.get("order") == "asc" else "desc"
+    try:
+        page = max(1, int(q.get("page", "1")))
+    except ValueError:
+        page = 1
+    records, total = await store.list_runs(
+        request.app[DB], text=text, status=RunStatus(status) if status else None,
+        sort=sort, descending=order == "desc", limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    params = {"q": text, "status": status, "sort": sort, "order": order}
+    return await render(request, "runs/index.html", {
+        "runs": records, "total": total, "page": page, "pages": pages, "params": params,
+        "columns": HISTORY_COLUMNS, "statuses": [s.value for s in RunStatus],
+        "query": lambda **changes: _query({**params, "page": page, **changes}),
+    })
+
+
+def _query(params: dict[str, Any]) -> str:
+    """A query string for the history page, defaults left out."""
+    from urllib.parse import urlencode
+    defaults = {"q": "", "status": "", "sort": "created", "order": "desc", "page": 1}
+    kept = {k: v for k, v in params.items() if defaults.get(k) != v}
+    return "?" + urlencode(kept) if kept else "?"
+
+
+# --- Compare ---------------------------------------------------------------------------
+
+async def compare(request: web.Request) -> web.Response:
+    raw = request.query.get("ids", "")
+    ids = _parse_ids(raw)
+    if ids is None or not COMPARE_MIN <= len(ids) <= COMPARE_MAX:
+        return await error_page(
+            request, 400, "Cannot compare",
+            f"The ids parameter must list {COMPARE_MIN} to {COMPARE_MAX} different run ids "
+            f"separated by commas, e.g. /compare?ids=3,4 (got {raw!r}).")
+    found = {r.id: r for r in await store.get_runs(request.app[DB], ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        return await error_page(request, 404, "Run not found",
+                                "The ids parameter names runs that do not exist: "
+                                + ", ".join(map(str, missing)) + ".")
+    runs = [found[i] for i in ids]
+    return await render(request, "compare.html", {
+        "runs": runs, "rows": display.compare_rows([r.summary for r in runs]),
+        "page": {"runs": [r.to_dict() for r in runs]},
+    })
+
+
+def _parse_ids(raw: str) -> list[int] | None:
+    """"3,4,5" -> [3, 4, 5]; None if any part is not a positive integer or repeats."""
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        return None
+    ids = [int(p) for p in parts]
+    return ids if len(set(ids)) == len(ids) else None
