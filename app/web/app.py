@@ -3,8 +3,8 @@
 Resources live in cleanup contexts, opened in order at start-up and closed in
 reverse order at shutdown: the database (runs a previous dashboard left active
 become `interrupted`, with the summary of the seconds they stored), the live hub,
-then the RunManager, whose shutdown stops the active run and waits until its last
-second and summary are stored.
+then the RunManager. Shutdown (on_shutdown, so before aiohttp waits for open
+WebSockets) stops the active run and waits until its last second and summary are stored.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings) -> web.Application:
     add_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")
     app.cleanup_ctx.extend((_database, _hub, _manager))
+    app.on_shutdown.append(_stop_runs)
     return app
 
 
@@ -64,4 +65,11 @@ async def _manager(app: web.Application) -> AsyncIterator[None]:
     manager = RunManager(app[DB], app[HUB])
     app[MANAGER] = manager
     yield
-    await manager.shutdown()
+    await manager.shutdown()        # already done by _stop_runs unless startup failed later
+
+
+async def _stop_runs(app: web.Application) -> None:
+    """At shutdown, before aiohttp waits for open requests: stopping the run is what ends
+    its WebSocket handlers (they send `done` and close)."""
+    if MANAGER in app:
+        await app[MANAGER].shutdown()
