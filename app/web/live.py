@@ -33,6 +33,7 @@ async def run_ws(request: web.Request) -> web.StreamResponse:
                                content_type="application/json")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=64 * 1024)
     await ws.prepare(request)
+    transport = request.transport     # kept: aborting it is the last resort against a stuck peer
     hub = request.app[HUB]
     subscription = hub.subscribe(run_id)
     try:
@@ -49,9 +50,9 @@ async def run_ws(request: web.Request) -> web.StreamResponse:
         subscription.on_drop(sender.cancel)
         await _until_sent_or_gone(ws, sender)
         if subscription.dropped:
-            await _close(ws, request, WSCloseCode.POLICY_VIOLATION, TOO_SLOW)
+            await _close(ws, transport, WSCloseCode.POLICY_VIOLATION, TOO_SLOW)
         elif not ws.closed:
-            await _close(ws, request, WSCloseCode.OK, b"")
+            await _close(ws, transport, WSCloseCode.OK, b"")
     finally:
         hub.unsubscribe(subscription)
     return ws
@@ -104,11 +105,12 @@ async def _drain(ws: web.WebSocketResponse) -> None:
             break
 
 
-async def _close(ws: web.WebSocketResponse, request: web.Request, code: int,
+async def _close(ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, code: int,
                  message: bytes) -> None:
-    """Close with a reason; a peer that does not take even that is cut off."""
+    """Close with a reason; a peer that does not take even that is cut off (its unsent
+    backlog discarded), so a stuck client holds no buffers once dropped."""
     try:
         await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
     except (asyncio.TimeoutError, ConnectionError, RuntimeError):
-        if request.transport is not None:
-            request.transport.abort()
+        if transport is not None and hasattr(transport, "abort"):
+            transport.abort()

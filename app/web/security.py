@@ -64,8 +64,9 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         if request.method == "GET" and not _is_api(request) and not _is_websocket(request):
             # a page: set the cookie and drop the token from the address bar and history
             params = [(k, v) for k, v in request.query.items() if k != "token"]
-            location = request.path + ("?" + urlencode(params) if params else "")
-            response: web.StreamResponse = web.HTTPSeeOther(location)
+            path = "/" + request.path.lstrip("/")     # never "//host": not an open redirect
+            location = path + ("?" + urlencode(params) if params else "")
+            response: web.StreamResponse = web.Response(status=303, headers={"Location": location})
         else:
             response = await handler(request)
         _set_cookie(response, settings.token, request.secure)

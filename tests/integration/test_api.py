@@ -1,0 +1,301 @@
+"""The JSON API against the real app: temp-file SQLite, real demo target, real engine."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import pytest
+
+from app.spec import parse_spec
+from app.status import RunStatus
+from app.store import db as store_db
+from app.store import runs as store
+from app.web.api import CSV_COLUMNS
+from app.web.app import create_app
+from app.web.keys import DB, MANAGER
+from tests.conftest import wait_for_status
+
+FINAL = {"finished", "stopped", "failed"}
+
+
+def spec(target_url: str, **fields) -> dict:
+    return {"url": target_url + "{i}", "requests": 50, "concurrency": 5, **fields}
+
+
+async def total_runs(client) -> int:
+    return (await (await client.get("/api/runs")).json())["total"]
+
+
+async def wait_for_samples(client, run_id: int, count: int, timeout: float = 20.0) -> list:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        samples = (await (await client.get(f"/api/runs/{run_id}/series")).json())["samples"]
+        if len(samples) >= count:
+            return samples
+        assert asyncio.get_running_loop().time() < deadline, f"only {len(samples)} samples"
+        await asyncio.sleep(0.05)
+
+
+# -- creating and finishing a run -----------------------------------------------------------
+
+async def test_valid_run_is_created_and_finishes_with_exact_counts(client, target_url):
+    response = await client.post("/api/runs", json=spec(target_url, name="fifty"))
+    assert response.status == 201
+    run = await response.json()
+    assert run["status"] == "running" and run["name"] == "fifty"
+    assert run["spec"]["requests"] == 50 and run["summary"] is None
+    assert response.headers["Location"] == f"/api/runs/{run['id']}"
+
+    done = await wait_for_status(client, run["id"], FINAL)
+    assert done["status"] == "finished", done["error_message"]
+    summary = done["summary"]
+    assert summary["requests"] == 50 and summary["ok"] == 50
+    assert summary["status_codes"] == {"200": 50}
+    assert summary["errors"] == 0 and summary["failed"] == 0
+    assert done["finished_at"] >= done["started_at"] >= done["created_at"]
+
+    series = await (await client.get(f"/api/runs/{run['id']}/series")).json()
+    assert series["run"]["id"] == run["id"]
+    assert [s["second"] for s in series["samples"]] == list(range(1, len(series["samples"]) + 1))
+    assert sum(s["completed"] for s in series["samples"]) == 50
+
+    # the list shows it, with the summary's numbers
+    listed = await (await client.get("/api/runs")).json()
+    assert listed["total"] == 1 and listed["runs"][0]["summary"]["requests"] == 50
+
+
+async def test_series_as_csv(client, target_url):
+    run = await (await client.post("/api/runs", json=spec(target_url, requests=30))).json()
+    await wait_for_status(client, run["id"], FINAL)
+    response = await client.get(f"/api/runs/{run['id']}/series", params={"format": "csv"})
+    assert response.status == 200
+    assert response.content_type == "text/csv"
+    assert response.headers["Content-Disposition"] == \
+        f'attachment; filename="stampede-run-{run["id"]}.csv"'
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    body = [dict(zip(rows[0], row)) for row in rows[1:]]
+    assert [int(r["second"]) for r in body] == list(range(1, len(body) + 1))
+    assert sum(int(r["completed"]) for r in body) == 30
+    assert all(float(r["p99_ms"]) >= float(r["p50_ms"]) > 0 for r in body)
+
+    bad = await client.get(f"/api/runs/{run['id']}/series", params={"format": "xml"})
+    assert bad.status == 400 and "format" in (await bad.json())["errors"]
+
+
+# -- bad input: 400 naming the field, nothing created ----------------------------------------
+
+@pytest.mark.parametrize("fields, bad", [
+    ({"url": None}, "url"),
+    ({"url": "ftp://example.com/"}, "url"),
+    ({"url": "http://"}, "url"),
+    ({"url": 12}, "url"),
+    ({"method": "FETCH"}, "method"),
+    ({"headers": "no colon here"}, "headers"),
+    ({"headers": 5}, "headers"),
+    ({"requests": 0}, "requests"),
+    ({"requests": "many"}, "requests"),
+    ({"requests": 2.5}, "requests"),
+    ({"requests": None, "duration": None}, "requests"),
+    ({"duration": "soon"}, "duration"),
+    ({"duration": -1}, "duration"),
+    ({"concurrency": -3}, "concurrency"),
+    ({"concurrency": True}, "concurrency"),
+    ({"rate": 0}, "rate"),
+    ({"rate": "fast"}, "rate"),
+    ({"stages": "1s"}, "stages"),
+    ({"stages": [[1]]}, "stages"),
+    ({"engine": "curl"}, "engine"),
+    ({"workers": 1000}, "workers"),
+    ({"workers": 8, "concurrency": 2}, "workers"),
+    ({"timeout": 0}, "timeout"),
+    ({"keepalive": "maybe"}, "keepalive"),
+    ({"name": "x" * 201}, "name"),
+    ({"concurency": 5}, "concurency"),            # a typo is named, not ignored
+])
+async def test_each_invalid_field_is_named_and_nothing_is_created(client, target_url, fields, bad):
+    body = {k: v for k, v in spec(target_url, **fields).items() if v is not None}
+    response = await client.post("/api/runs", json=body)
+    assert response.status == 400
+    errors = (await response.json())["errors"]
+    assert bad in errors and isinstance(errors[bad], str) and errors[bad]
+    assert await total_runs(client) == 0
+    assert client.server.app[MANAGER].active_id is None
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'"url"', b"", b"\xff\xfe"])
+async def test_a_body_that_is_not_a_json_object_is_named(client, raw):
+    response = await client.post("/api/runs", data=raw,
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert "body" in (await response.json())["errors"]
+    assert await total_runs(client) == 0
+
+
+async def test_unknown_runs_and_routes_answer_json_404(client):
+    for method, path in (("GET", "/api/runs/999"), ("DELETE", "/api/runs/999"),
+                         ("GET", "/api/runs/999/series"), ("POST", "/api/runs/999/stop"),
+                         ("GET", "/api/runs/999/ws"), ("GET", "/api/nothing")):
+        response = await client.request(method, path)
+        assert response.status == 404, path
+        assert "error" in await response.json()
+    response = await client.put("/api/runs")
+    assert response.status == 405 and "error" in await response.json()
+
+
+# -- one run at a time: 409, stop, delete -----------------------------------------------------
+
+async def test_active_run_refuses_another_and_deletion_then_stops_keeping_samples(client,
+                                                                                  target_url):
+    first = await client.post("/api/runs", json=spec(target_url, requests=None, duration="30s"))
+    run = await first.json()
+    await wait_for_samples(client, run["id"], 1)
+
+    second = await client.post("/api/runs", json=spec(target_url))
+    assert second.status == 409
+    assert (await second.json()) == {"error": f"run #{run['id']} is active"}
+    refused = await client.delete(f"/api/runs/{run['id']}")
+    assert refused.status == 409 and "error" in await refused.json()
+    assert await total_runs(client) == 1
+
+    stop = await client.post(f"/api/runs/{run['id']}/stop")
+    assert stop.status == 202
+    stopped = await wait_for_status(client, run["id"], FINAL)
+    assert stopped["status"] == "stopped"
+    series = (await (await client.get(f"/api/runs/{run['id']}/series")).json())["samples"]
+    assert len(series) >= 1
+    assert stopped["summary"]["requests"] == sum(s["completed"] for s in series) > 0
+    again = await client.post(f"/api/runs/{run['id']}/stop")
+    assert again.status == 409
+
+    # now another run may start, and the stopped one may be deleted with its samples
+    assert (await client.post("/api/runs", json=spec(target_url, requests=5))).status == 201
+    deleted = await client.delete(f"/api/runs/{run['id']}")
+    assert deleted.status == 204
+    assert (await client.get(f"/api/runs/{run['id']}")).status == 404
+    assert await store.get_samples(client.server.app[DB], run["id"]) == []
+
+
+async def test_queued_runs_start_one_after_another_and_a_queued_one_can_be_stopped(client,
+                                                                                   target_url):
+    manager = client.server.app[MANAGER]
+    specs = [parse_spec(spec(target_url, requests=20, name=f"run {n}")) for n in range(3)]
+    records = await manager.submit_many(specs)
+    assert [r.status for r in records] == [RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.QUEUED]
+    assert (await client.post("/api/runs", json=spec(target_url))).status == 409
+
+    stop = await client.post(f"/api/runs/{records[2].id}/stop")
+    assert stop.status == 202
+    assert (await stop.json())["status"] == "stopped"
+    for record in records[:2]:
+        done = await wait_for_status(client, record.id, FINAL)
+        assert done["status"] == "finished" and done["summary"]["requests"] == 20
+    first, second = [await (await client.get(f"/api/runs/{r.id}")).json() for r in records[:2]]
+    assert second["started_at"] >= first["finished_at"]
+    third = await (await client.get(f"/api/runs/{records[2].id}")).json()
+    assert third["started_at"] is None and third["summary"] is None
+    assert manager.active_id is None
+
+
+# -- the list: filters, sort, pagination --------------------------------------------------------
+
+@pytest.fixture
+async def history(client):
+    """Seven finished runs stored directly (the API only lists them)."""
+    db = client.server.app[DB]
+    ids = []
+    for n, (name, status, rps) in enumerate([
+            ("alpha", "finished", 10.0), ("beta", "failed", 30.0), ("gamma 50%", "finished", 20.0),
+            ("delta", "stopped", 50.0), ("epsilon", "finished", 40.0), ("zeta", "finished", 60.0),
+            ("eta", "finished", 70.0)]):
+        record = await store.create_run(db, parse_spec({
+            "url": f"http://127.0.0.1:1/{n}", "requests": 1, "name": name}).to_dict())
+        await store.finish_run(db, record.id, RunStatus(status),
+                               {"requests": 1, "rps": rps, "latency_ms": {"p50": 1, "p99": 2},
+                                "error_rate": 0.0, "duration_s": 1.0})
+        ids.append(record.id)
+    return ids
+
+
+async def list_names(client, **params) -> tuple[list[str], int]:
+    response = await client.get("/api/runs", params=params)
+    assert response.status == 200, await response.text()
+    data = await response.json()
+    return [r["name"] for r in data["runs"]], data["total"]
+
+
+async def test_list_filters_sorts_and_pages(client, history):
+    assert await list_names(client) == (
+        ["eta", "zeta", "epsilon", "delta", "gamma 50%", "beta", "alpha"], 7)
+    assert await list_names(client, status="finished", sort="rps", order="asc") == (
+        ["alpha", "gamma 50%", "epsilon", "zeta", "eta"], 5)
+    assert await list_names(client, q="ETA") == (["eta", "zeta", "beta"], 3)
+    assert await list_names(client, q="50%") == (["gamma 50%"], 1)     # % is literal
+    assert await list_names(client, sort="name", order="asc", limit="3", offset="2") == (
+        ["delta", "epsilon", "eta"], 7)
+    assert await list_names(client, offset="100") == ([], 7)
+
+
+@pytest.mark.parametrize("params, bad", [
+    ({"status": "done"}, "status"), ({"sort": "id; DROP TABLE runs"}, "sort"),
+    ({"order": "up"}, "order"), ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"),
+    ({"limit": "ten"}, "limit"), ({"limit": "-1"}, "limit"), ({"offset": "-5"}, "offset"),
+    ({"offset": "1.5"}, "offset"), ({"q": "x" * 201}, "q"),
+])
+async def test_bad_list_parameters_are_named(client, history, params, bad):
+    response = await client.get("/api/runs", params=params)
+    assert response.status == 400
+    assert bad in (await response.json())["errors"]
+
+
+async def test_several_bad_parameters_are_all_named(client):
+    response = await client.get("/api/runs", params={"sort": "x", "order": "x", "limit": "x"})
+    assert set((await response.json())["errors"]) == {"sort", "order", "limit"}
+
+
+# -- presets and health ----------------------------------------------------------------------
+
+async def test_presets_point_at_the_demo_target(client, target_url):
+    presets = (await (await client.get("/api/presets")).json())["presets"]
+    assert presets and all(p["key"] and p["title"] and p["runs"] for p in presets)
+    for preset in presets:
+        for run in preset["runs"]:
+            assert run["url"].startswith(target_url.rstrip("/") + "/")
+            parse_spec(run)      # every preset is a valid spec
+    health = await (await client.get("/healthz")).json()
+    assert health == {"ok": True, "active_run": None}
+
+
+# -- crash recovery --------------------------------------------------------------------------
+
+async def test_runs_left_running_become_interrupted_with_samples_and_summary(
+        aiohttp_client, settings):
+    from tests.integration.test_store import snapshot_sample
+    db = await store_db.open_db(settings.db_path)
+    running = await store.create_run(db, parse_spec(
+        {"url": "http://127.0.0.1:1/", "duration": "1m", "name": "crashed"}).to_dict(),
+        status=RunStatus.RUNNING)
+    queued = await store.create_run(db, parse_spec(
+        {"url": "http://127.0.0.1:1/", "requests": 5}).to_dict())
+    latencies = [[1.0, 2.0, 3.0], [4.0, 5.0], [6.0, 7.0, 8.0, 9.0]]
+    await store.append_samples(db, running.id, [snapshot_sample(n + 1, ms)[1]
+                                                for n, ms in enumerate(latencies)])
+    await db.close()      # the "crash": nothing finished these runs
+
+    client = await aiohttp_client(create_app(settings))
+    run = await (await client.get(f"/api/runs/{running.id}")).json()
+    assert run["status"] == "interrupted" and run["error_message"]
+    assert run["finished_at"] is not None
+    summary = run["summary"]
+    assert summary["requests"] == 9 and summary["status_codes"] == {"200": 9}
+    assert summary["latency_ms"]["min"] == pytest.approx(1.0, rel=1e-3)
+    assert summary["latency_ms"]["max"] == pytest.approx(9.0, rel=1e-3)
+    samples = (await (await client.get(f"/api/runs/{running.id}/series")).json())["samples"]
+    assert [s["completed"] for s in samples] == [3, 2, 4]
+    # sortable like a finished run
+    names, _ = await list_names(client, sort="requests", status="interrupted")
+    assert names[0] == "crashed"
+    waiting = await (await client.get(f"/api/runs/{queued.id}")).json()
+    assert waiting["status"] == "interrupted" and waiting["summary"] is None
+    assert client.server.app[MANAGER].active_id is None
