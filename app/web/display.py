@@ -8,15 +8,24 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 
+def fixed(value: float, digits: int, group: bool = False) -> str:
+    """JavaScript's toFixed: the exact binary value rounded half away from zero
+    (Python's own format rounds half to even), with optional thousands commas."""
+    rounded = Decimal(float(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    rounded = abs(rounded) if rounded == 0 else rounded     # no "-0.00"
+    return f"{rounded:,f}" if group else f"{rounded:f}"
+
+
 def fmt_int(value: Any) -> str:
-    return "—" if value is None else f"{int(value):,}"
+    return "—" if value is None else fixed(value, 0, group=True)
 
 
 def fmt_num(value: Any, digits: int = 1) -> str:
-    return "—" if value is None else f"{float(value):,.{digits}f}"
+    return "—" if value is None else fixed(value, digits, group=True)
 
 
 def fmt_ms(value: Any) -> str:
@@ -25,10 +34,8 @@ def fmt_ms(value: Any) -> str:
         return "—"
     value = float(value)
     if value >= 100:
-        return f"{value:,.0f} ms"
-    if value >= 10:
-        return f"{value:.1f} ms"
-    return f"{value:.2f} ms"
+        return f"{fixed(value, 0, group=True)} ms"
+    return f"{fixed(value, 1 if value >= 10 else 2)} ms"
 
 
 def fmt_duration(seconds: Any) -> str:
@@ -36,8 +43,8 @@ def fmt_duration(seconds: Any) -> str:
         return "—"
     seconds = float(seconds)
     if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+        return f"{fixed(seconds, 1)} s"
+    minutes, secs = divmod(int(fixed(seconds, 0)), 60)
     if minutes < 60:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -45,12 +52,14 @@ def fmt_duration(seconds: Any) -> str:
 
 
 def fmt_percent(fraction: Any, digits: int = 2) -> str:
-    return "—" if fraction is None else f"{100 * float(fraction):.{digits}f}%"
+    return "—" if fraction is None else f"{fixed(100 * float(fraction), digits)}%"
 
 
-def fmt_time(epoch: Any) -> str:
-    return "—" if epoch is None else time.strftime("%Y-%m-%d %H:%M:%S",
-                                                   time.localtime(float(epoch)))
+def fmt_time(epoch: Any, seconds: bool = True) -> str:
+    if epoch is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M",
+                         time.localtime(float(epoch)))
 
 
 def setup_filters(env: Any) -> None:

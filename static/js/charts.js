@@ -34,6 +34,7 @@ const Charts = (() => {
     return {
       width: width(container),
       height: opts.height || HEIGHT,
+      padding: [12, 24, 0, 0],     // room for the last x label
       scales: {
         x: opts.xScale ? { time: false, ...opts.xScale } : { time: false, range: elapsedRange },
         y: { range: opts.yRange || yRange },

@@ -6,35 +6,42 @@ const Stampede = (() => {
   const dash = "—";
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
 
+  /** toFixed with thousands commas (display.fixed in Python rounds the same way). */
+  function fixed(v, digits, group = false) {
+    const text = Math.abs(v).toFixed(digits);
+    const [whole, frac] = text.split(".");
+    const grouped = group ? whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") : whole;
+    return (v < 0 && Number(text) !== 0 ? "-" : "") + grouped + (frac ? `.${frac}` : "");
+  }
+
   const fmt = {
-    int: (v) => (isNum(v) ? Math.round(v).toLocaleString("en-US") : dash),
-    num: (v, digits = 1) => (isNum(v)
-      ? v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
-      : dash),
+    int: (v) => (isNum(v) ? fixed(v, 0, true) : dash),
+    num: (v, digits = 1) => (isNum(v) ? fixed(v, digits, true) : dash),
     ms(v) {
       if (!isNum(v)) return dash;
-      if (v >= 100) return `${Math.round(v).toLocaleString("en-US")} ms`;
-      return `${v.toFixed(v >= 10 ? 1 : 2)} ms`;
+      if (v >= 100) return `${fixed(v, 0, true)} ms`;
+      return `${fixed(v, v >= 10 ? 1 : 2)} ms`;
     },
     duration(s) {
       if (!isNum(s)) return dash;
-      if (s < 60) return `${s.toFixed(1)} s`;
-      let m = Math.floor(Math.round(s) / 60);
-      const sec = Math.round(s) % 60;
+      if (s < 60) return `${fixed(s, 1)} s`;
+      const whole = Number(fixed(s, 0));
+      let m = Math.floor(whole / 60);
+      const sec = whole % 60;
       if (m < 60) return `${m}m ${String(sec).padStart(2, "0")}s`;
       const h = Math.floor(m / 60);
       m %= 60;
       return `${h}h ${String(m).padStart(2, "0")}m`;
     },
-    percent: (f, digits = 2) => (isNum(f) ? `${(100 * f).toFixed(digits)}%` : dash),
-    pct: (v) => (isNum(v) ? `${v.toFixed(1)}%` : dash),
-    mb: (v) => (isNum(v) ? `${v.toFixed(1)} MB` : dash),
+    percent: (f, digits = 2) => (isNum(f) ? `${fixed(100 * f, digits)}%` : dash),
+    pct: (v) => (isNum(v) ? `${fixed(v, 1)}%` : dash),
+    mb: (v) => (isNum(v) ? `${fixed(v, 1)} MB` : dash),
     bytes(v) {
       if (!isNum(v)) return dash;
       const units = ["B", "KB", "MB", "GB", "TB"];
       let i = 0;
       while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
-      return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
+      return `${fixed(v, i ? 1 : 0)} ${units[i]}`;
     },
   };
 
@@ -86,5 +93,5 @@ const Stampede = (() => {
     return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
   }
 
-  return { fmt, pageData, api, el, setText, pick, isNum };
+  return { fmt, fixed, pageData, api, el, setText, pick, isNum };
 })();

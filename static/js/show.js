@@ -90,6 +90,9 @@
     setText("rps-mean", t ? fmt.num(t.rps) : "—");
     setText("elapsed", t ? fmt.duration(t.duration_s) : "—");
     setText("rps-now", last && !ended() ? fmt.num(last.rps) : "—");
+    for (const id of ["failed", "errors"]) {
+      document.getElementById(id).closest(".stat").classList.toggle("alert", Boolean(t && t[id]));
+    }
     setText("in-flight", last ? fmt.int(ended() ? 0 : last.in_flight) : "—");
   }
 
@@ -148,10 +151,14 @@
       start-up (spawning users, opening connections), reported apart. */
   function saturation(s) {
     const cpu = s.health.cpu_percent / workers;
+    const lag = s.health.loop_lag_ms;
     if (cpu >= CPU_LIMIT) return `it used ${cpu.toFixed(0)}% of a core per worker`;
-    if (s.second > 1 && s.health.loop_lag_ms > LAG_LIMIT_MS) {
-      return `its event loop lagged ${s.health.loop_lag_ms.toFixed(0)} ms, so requests started late ` +
-             "and latencies include the generator's own delay";
+    if (s.second > 1 && lag > LAG_LIMIT_MS) {
+      return cpu < 50
+        ? `its event loop was held up ${lag.toFixed(0)} ms while it used only ${cpu.toFixed(0)}% of a ` +
+          "core: other processes compete for this machine's CPUs"
+        : `its event loop lagged ${lag.toFixed(0)} ms, so requests started late and latencies ` +
+          "include the generator's own delay";
     }
     return null;
   }
@@ -173,10 +180,11 @@
     if (done) {
       const busy = samples.filter(saturation);
       if (busy.length) {
+        const worst = busy.reduce((a, b) => (b.health.loop_lag_ms + b.health.cpu_percent >
+                                             a.health.loop_lag_ms + a.health.cpu_percent ? b : a));
         warnings.push(`The generator, not the target, was the bottleneck during ${busy.length} of ` +
-          `${samples.length} seconds (${saturation(busy[busy.length - 1])} in second ` +
-          `${busy[busy.length - 1].second}): those seconds understate the target. ` +
-          "Add workers or use the fast engine.");
+          `${samples.length} seconds (in second ${worst.second}, ${saturation(worst)}): ` +
+          "those seconds understate the target. Add workers, use the fast engine, or free the machine.");
       }
     } else if (last && saturation(last)) {
       warnings.push(`The generator, not the target, is the bottleneck: ${saturation(last)}. ` +

@@ -1,0 +1,156 @@
+"""A real dashboard (run.py, with its demo target) and Debian's Chromium driven by Playwright.
+
+The dashboard runs as a subprocess exactly as a person starts it; every page a test
+opens fails the test if it logs a console error or an uncaught exception, or opens a
+dialog the test did not ask for.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+CHROMIUM = os.environ.get("STAMPEDE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 30.0
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    url: str            # http://127.0.0.1:PORT (no trailing slash)
+    target_url: str     # the demo target's base URL, with a trailing slash
+
+    def api(self, path: str, method: str = "GET", body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+
+@pytest.fixture(scope="session")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    port, target_port = free_port(), free_port()
+    db = tmp_path_factory.mktemp("dashboard") / "s.sqlite"
+    log = open(db.with_name("dashboard.log"), "w+b")   # noqa: SIM115 (read back on failure)
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "--port", str(port), "--target-port", str(target_port),
+         "--db", str(db)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, process, log)
+        yield Dashboard(base, f"http://127.0.0.1:{target_port}/")
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def _wait_healthy(base: str, process: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"the dashboard exited with {process.returncode}:\n"
+                               + log.read().decode(errors="replace"))
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{base}/healthz did not answer within {START_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Watch:
+    """What a page said that a person would notice: console errors, crashes, dialogs."""
+    problems: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern] = field(default_factory=list)
+    accept_confirms: bool = False
+
+    def allow(self, pattern: str) -> None:
+        """Expect console errors matching `pattern` (e.g. a page deliberately answered 400)."""
+        self.allowed.append(re.compile(pattern))
+
+    def on_console(self, message) -> None:
+        if message.type == "error" and not any(p.search(message.text) for p in self.allowed):
+            self.problems.append(f"console error: {message.text} ({message.location})")
+
+    def on_dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        if dialog.type == "confirm" and self.accept_confirms:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def page(browser, dashboard: Dashboard, watch: Watch) -> Iterator:
+    context = browser.new_context(base_url=dashboard.url, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.on("console", watch.on_console)
+    page.on("pageerror", lambda exc: watch.problems.append(f"uncaught exception: {exc}"))
+    page.on("dialog", watch.on_dialog)
+    yield page
+    context.close()
+    unexpected = [d for d in watch.dialogs if not d.startswith("confirm:")]
+    assert not unexpected, f"dialogs opened: {unexpected}"
+    assert not watch.problems, "\n".join(watch.problems)
+
+
+@pytest.fixture(scope="session")
+def screenshot() -> callable:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+    return take
