@@ -1,0 +1,421 @@
+"""The fast engine: HTTP/1.1 keep-alive on a bare asyncio.Protocol with httptools.
+
+Raw-throughput mode, like wrk: no redirects, no cookies, no decompression, no
+proxies; one request in flight per connection (no pipelining). A request costs a
+few Python calls beyond its syscalls, because nothing per request is a coroutine,
+a future or a timer:
+
+- each connection is callback-driven: `on_message_complete` records the response
+  and, in the closed model, writes the next request on the same transport at once;
+- request bytes are encoded once; a URL with `{i}` is pre-split so a request is
+  one `bytes.join` of the index;
+- request timeouts come from one sweep over the connections every SWEEP_S (at
+  most a tenth of the timeout), so a timeout fires up to one sweep late;
+- the open model keeps one timer for the next due request and a list of idle
+  connections. A request is a late start when its due time passed while every
+  connection was busy (as in driver.py, where a user picks the index up late);
+  libuv timers have 1 ms resolution, so a request may leave up to TIMER_SLACK_NS
+  before it is due, its latency then counting from the send.
+
+The host is resolved once, before second 0; the first address is used for the
+whole run. If resolution fails the run records ONE dns_failure and ends, rather
+than spinning through failing requests until the deadline. `{i}` is supported in
+the path and query only (a per-request host would need per-request DNS).
+
+Connections are opened lazily, on a slot's first request, and reopened when the
+server closes one (`Connection: close`), when keep-alive is off (we send
+`Connection: close`), or after a failure. HEAD responses end at their headers.
+A response without a length ends when the server closes the connection; such a
+close after the headers of a response the server will not keep alive counts as
+the end of the response — so a truncated `Connection: close` response with a
+Content-Length is counted as a response, not as a disconnect (httptools does not
+expose the expected length).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import socket
+import ssl
+from time import monotonic_ns
+from urllib.parse import urlsplit
+
+from httptools import HttpParserCallbackError, HttpParserError, HttpResponseParser
+
+from app.spec import INDEX_PLACEHOLDER, RunSpec
+
+from .errors import ConnectTimeout, InvalidHTTP
+from .plan import LATE_START_NS, WorkerPlan
+from .recorder import Recorder
+
+SWEEP_S = 0.1
+MIN_SWEEP_S = 0.01
+TIMER_SLACK_NS = 1_000_000
+USER_AGENT = "stampede-fast"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class _HeadersOnly(Exception):
+    """Raised from on_headers_complete to end a HEAD response at its headers: httptools
+    cannot tell llhttp that a response has no body, so the parser is replaced instead."""
+
+
+class _Request:
+    """The request bytes, encoded once; with `{i}`, the parts around each occurrence."""
+    __slots__ = ("constant", "parts", "host", "port", "tls_hostname")
+
+    def __init__(self, spec: RunSpec):
+        parts = urlsplit(spec.url)
+        if INDEX_PLACEHOLDER in parts.netloc:
+            raise ValueError("the fast engine resolves the host once: "
+                             "{i} is supported in the path and query only")
+        self.host = parts.hostname or ""
+        self.port = parts.port or _DEFAULT_PORTS[parts.scheme]
+        self.tls_hostname = self.host if parts.scheme == "https" else None
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        netloc = parts.netloc.rpartition("@")[2]
+        given = {name.lower() for name, _ in spec.headers}
+        lines = [f"{spec.method} {target} HTTP/1.1"]
+        if "host" not in given:
+            lines.append(f"Host: {netloc}")
+        if "user-agent" not in given:
+            lines.append(f"User-Agent: {USER_AGENT}")
+        if parts.username is not None and "authorization" not in given:
+            user_pass = f"{parts.username}:{parts.password or ''}".encode()
+            lines.append(f"Authorization: Basic {base64.b64encode(user_pass).decode()}")
+        lines += [f"{name}: {value}" for name, value in spec.headers]
+        body = spec.body.encode()
+        if (body or spec.method in ("POST", "PUT", "PATCH")) and "content-length" not in given:
+            lines.append(f"Content-Length: {len(body)}")
+        if not spec.keepalive:
+            lines.append("Connection: close")
+        # headers are latin-1 on the wire; `{i}` can only be in the request line
+        head = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
+        self.parts = (head + body).split(INDEX_PLACEHOLDER.encode())
+        self.constant = head + body if len(self.parts) == 1 else None
+
+
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+class _Conn(asyncio.Protocol):
+    """One TCP connection and the request on it; the unit of concurrency is a slot
+    that a chain of these occupies, one after another."""
+    __slots__ = ("engine", "transport", "parser", "alive", "busy", "due_ns", "sent_ns",
+                 "nbytes", "headers_done", "request", "connecting")
+
+    def __init__(self, engine: _Engine):
+        self.engine = engine
+        self.transport: asyncio.Transport | None = None
+        self.parser = HttpResponseParser(self)
+        self.alive = False            # connected and reusable
+        self.busy = False             # a request is in flight
+        self.due_ns = self.sent_ns = 0
+        self.nbytes = 0
+        self.headers_done = False
+        self.request = b""            # written once connected
+        self.connecting: asyncio.Task | None = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.connecting = None
+        if not self.busy or self.engine.stopped:   # timed out while the connect finished
+            transport.abort()
+            return
+        self.alive = True
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _HeadersOnly):
+                self.on_message_complete()   # reads the status from the old parser
+                self.parser = HttpResponseParser(self)
+            else:   # a bug of ours, not the server's: count it as "other", with its sample
+                self.fail(cause or exc)
+        except HttpParserError as exc:
+            self.fail(InvalidHTTP(f"unparseable response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.alive = False
+        self.engine.conns.discard(self)
+        if not self.busy:
+            return
+        if self.headers_done and not self.parser.should_keep_alive():
+            self.on_message_complete()   # a body that ends at EOF
+        else:
+            self.fail(exc if exc is not None else ConnectionResetError("server disconnected"))
+
+    # httptools callbacks
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+        if self.engine.head:
+            raise _HeadersOnly
+
+    def on_body(self, body: bytes) -> None:
+        self.nbytes += len(body)
+
+    def on_message_complete(self) -> None:
+        if not self.busy:
+            return   # abandoned, failed, or a stray response
+        end = monotonic_ns()
+        self.busy = False
+        engine = self.engine
+        engine.in_flight -= 1
+        engine.recorder.response(self.parser.get_status_code(), self.nbytes, self.due_ns,
+                                 self.sent_ns, end)
+        if not (engine.keepalive and self.parser.should_keep_alive()):
+            self.alive = False
+            self.transport.close()
+        engine.slot_free(self, end)
+
+    # the slot's side
+
+    def fail(self, exc: BaseException) -> None:
+        """The request on this connection failed: record it once, drop the connection."""
+        self.alive = False
+        if self.transport is not None:
+            self.transport.abort()
+        if self.connecting is not None:
+            self.connecting.cancel()
+            self.connecting = None
+        engine = self.engine
+        if not self.busy or engine.stopped:
+            return
+        self.busy = False
+        engine.in_flight -= 1
+        engine.recorder.error(exc)
+        engine.slot_free(self, monotonic_ns())
+
+
+class _Engine:
+    def __init__(self, plan: WorkerPlan, recorder: Recorder, request: _Request,
+                 address: tuple, ssl_ctx: ssl.SSLContext | None):
+        spec = plan.spec
+        self.loop = asyncio.get_running_loop()
+        self.recorder = recorder
+        self.request = request
+        self.address = address
+        self.ssl_ctx = ssl_ctx
+        self.keepalive = spec.keepalive
+        self.head = spec.method == "HEAD"
+        self.connect_timeout = spec.connect_timeout
+        self.timeout_ns = int(spec.timeout * 1e9)
+        self.sweep_s = max(min(SWEEP_S, spec.timeout / 10), MIN_SWEEP_S)
+        self.concurrency = plan.concurrency
+        self.indices = plan.indices()
+        self.pacer = plan.pacer()
+        self.start_ns = plan.start_ns
+        self.deadline = plan.deadline_ns
+        self.conns: set[_Conn] = set()          # every connection not yet lost
+        self.in_flight = 0
+        self.exhausted = False
+        self.stopped = False
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self._timers: list[asyncio.TimerHandle] = []
+        # open model: connections (None: not opened yet) waiting for a due request
+        self._idle: list[_Conn | None] = []
+        self._next_index = 0
+        self._next_due = 0
+        self._due_timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        loop = self.loop
+        self._timers.append(loop.call_later(self.sweep_s, self._sweep))
+        if self.deadline is not None:
+            self._timers.append(loop.call_later(
+                max(0.0, (self.deadline - monotonic_ns()) / 1e9), self._finish))
+        if self.pacer is None:
+            for _ in range(self.concurrency):
+                self.slot_free(None, monotonic_ns())
+        else:
+            self._idle = [None] * self.concurrency
+            self._advance()
+            self._dispatch()
+
+    def slot_free(self, conn: _Conn | None, now: int) -> None:
+        """A slot has no request in flight: give it the next one, or retire it."""
+        if self.stopped:
+            return
+        if self.pacer is not None:
+            self._slot_free_open(conn, now)
+            return
+        index = next(self.indices, None) if not self.exhausted else None
+        if index is None or (self.deadline is not None and now >= self.deadline):
+            self._retire(conn)
+            return
+        self.recorder.sent()
+        self._send(conn, index, now, now)
+
+    def _send(self, conn: _Conn | None, index: int, due: int, sent: int) -> None:
+        self.in_flight += 1
+        request = self.request.constant
+        if request is None:
+            request = b"%d" % index
+            request = request.join(self.request.parts)
+        if conn is None or not conn.alive:
+            conn = _Conn(self)
+            conn.request = request
+            self.conns.add(conn)
+            conn.connecting = self.loop.create_task(self._connect(conn))
+        else:
+            conn.transport.write(request)
+        conn.busy = True
+        conn.headers_done = False
+        conn.nbytes = 0
+        conn.due_ns = due
+        conn.sent_ns = sent
+
+    async def _connect(self, conn: _Conn) -> None:
+        host, port = self.address
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await self.loop.create_connection(
+                    lambda: conn, host, port, ssl=self.ssl_ctx,
+                    server_hostname=self.request.tls_hostname)
+        except TimeoutError:
+            conn.connecting = None
+            self.conns.discard(conn)
+            conn.fail(ConnectTimeout(f"connect took over {self.connect_timeout:g} s"))
+        except Exception as exc:   # refused, EMFILE, EADDRNOTAVAIL, TLS, ...
+            conn.connecting = None
+            self.conns.discard(conn)
+            conn.fail(exc)
+
+    def _retire(self, conn: _Conn | None) -> None:
+        self.exhausted = True
+        if conn is not None and conn.alive:
+            conn.alive = False
+            conn.transport.close()
+        if self.in_flight == 0:
+            self._finish()
+
+    # open model
+
+    def _advance(self) -> None:
+        """Move to the next index and its due time; none left: exhausted."""
+        index = next(self.indices, None)
+        due_s = None if index is None else self.pacer.due_s(index)
+        if due_s is None:
+            self.exhausted = True
+            return
+        due = self.start_ns + int(due_s * 1e9)
+        if self.deadline is not None and due >= self.deadline:
+            self.exhausted = True
+            return
+        self._next_index, self._next_due = index, due
+
+    def _slot_free_open(self, conn: _Conn | None, now: int) -> None:
+        if self.exhausted:
+            self._retire(conn)
+            return
+        due = self._next_due
+        if due - now <= TIMER_SLACK_NS:
+            # every slot was busy when it fell due (an idle one would have taken it)
+            if now - due > LATE_START_NS:
+                self.recorder.late_starts += 1
+            self.recorder.sent()
+            self._send(conn, self._next_index, min(due, now), now)
+            self._advance()
+            return
+        self._idle.append(conn)
+        self._arm(now)
+
+    def _dispatch(self) -> None:
+        """Timer: hand every request due by now to an idle slot."""
+        self._due_timer = None
+        if self.stopped:
+            return
+        idle = self._idle
+        now = monotonic_ns()
+        while idle and not self.exhausted and self._next_due - now <= TIMER_SLACK_NS:
+            self.recorder.sent()
+            self._send(idle.pop(), self._next_index, min(self._next_due, now), now)
+            self._advance()
+        if self.exhausted:
+            while idle:
+                self._retire(idle.pop())
+        else:
+            self._arm(now)
+
+    def _arm(self, now: int) -> None:
+        if self._due_timer is None and self._idle and not self.exhausted:
+            self._due_timer = self.loop.call_later(max(0.0, (self._next_due - now) / 1e9),
+                                                   self._dispatch)
+
+    # the run's edges
+
+    def _sweep(self) -> None:
+        now = monotonic_ns()
+        limit = self.timeout_ns
+        expired = [c for c in self.conns if c.busy and now - c.sent_ns > limit]
+        for conn in expired:
+            conn.fail(TimeoutError(f"no response within {limit / 1e9:g} s"))
+        if not self.stopped:
+            self._timers[0] = self.loop.call_later(self.sweep_s, self._sweep)
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    async def close(self) -> None:
+        """Abandon whatever is still in flight, as wrk does at its deadline."""
+        self.stopped = True
+        for timer in self._timers:
+            timer.cancel()
+        if self._due_timer is not None:
+            self._due_timer.cancel()
+        tasks = []
+        for conn in list(self.conns):
+            if conn.connecting is not None:
+                conn.connecting.cancel()
+                tasks.append(conn.connecting)
+            elif conn.transport is not None:
+                conn.transport.abort()
+        for conn in self._idle:
+            if conn is not None and conn.transport is not None:
+                conn.transport.abort()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    spec = plan.spec
+    request = _Request(spec)
+    ssl_ctx = _ssl_context(spec.verify_tls) if request.tls_hostname is not None else None
+    address: tuple | None = None
+    dns_error: OSError | None = None
+    try:   # before second 0, so resolving does not eat into the run
+        infos = await loop.getaddrinfo(request.host, request.port, type=socket.SOCK_STREAM)
+        address = infos[0][4][:2]
+    except OSError as exc:
+        dns_error = exc
+    delay = (plan.start_ns - monotonic_ns()) / 1e9
+    if delay > 0:
+        await asyncio.sleep(delay)
+    if address is None:
+        recorder.sent()
+        recorder.error(dns_error or socket.gaierror(f"no address for {request.host}"))
+        return
+    engine = _Engine(plan, recorder, request, address, ssl_ctx)
+    stop_wait = asyncio.ensure_future(stopping.wait())
+    try:
+        engine.start()
+        await asyncio.wait((engine.done, stop_wait), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_wait.cancel()
+        await engine.close()
