@@ -34,7 +34,7 @@ const Charts = (() => {
     return {
       width: width(container),
       height: opts.height || HEIGHT,
-      padding: [12, 24, 0, 0],     // room for the last x label
+      padding: [12, 36, 0, 0],     // room for the last x label ("99.999%")
       scales: {
         x: opts.xScale ? { time: false, ...opts.xScale } : { time: false, range: elapsedRange },
         y: { range: opts.yRange || yRange },
@@ -52,6 +52,7 @@ const Charts = (() => {
           label: s.label,
           stroke: s.color || colorFor(i),
           width: s.width || 2,
+          ...(s.dash ? { dash: s.dash } : {}),
           spanGaps: true,
           value: (u, v) => (v == null ? "—" : (opts.format || defaultFormat)(v)),
         })),
@@ -101,11 +102,11 @@ const Charts = (() => {
       follow(this.container, () => this.plot);
     }
 
-    update(xs, series) {
+    update(xs, series, empty) {
       const key = series.map((s) => `${s.label}\u0000${s.color || ""}`).join("\u0001");
       if (!series.length || !xs.length) {
         this.destroy();
-        this.showEmpty(this.opts.empty || "No data yet");
+        this.showEmpty(empty || this.opts.empty || "No data yet");
         return;
       }
       const data = [xs, ...series.map((s) => s.values)];

@@ -45,11 +45,19 @@
     const xs = samples.map((s) => s.second);
     const perSecond = (count, s) => (s.elapsed_s > 0 ? count / s.elapsed_s : 0);
 
-    charts.rps.update(xs, [{ label: "req/s", values: samples.map((s) => s.rps) }]);
+    const noData = ended() ? "No data recorded" : undefined;
+    const rps = [{ label: "completed/s", values: samples.map((s) => s.rps) }];
+    if (isOpen) {
+      // the open model's schedule against what the generator managed to send
+      rps.push({ label: "sent/s", color: "#ae3ec9", values: samples.map((s) => perSecond(s.started, s)) },
+               { label: "target/s", color: "#868e96", dash: [6, 4], width: 1.5,
+                 values: samples.map((s) => targetRate(s.second - 1 + s.elapsed_s / 2)) });
+    }
+    charts.rps.update(xs, rps, noData);
     charts.latency.update(xs, ["p50", "p90", "p99", "max"].map((k, i) => ({
       label: k, color: ["#2b8a3e", "#1971c2", "#e8590c", "#c92a2a"][i],
       values: samples.map((s) => (s.completed ? s.latency_ms[k] : null)),
-    })));
+    })), noData);
     const codes = keysOf(samples, "status_codes").sort();
     const seen = {};
     charts.status.update(xs, codes.map((code) => {
@@ -57,7 +65,7 @@
       seen[cls] = (seen[cls] || 0) + 1;
       return { label: code, color: Charts.statusColor(code, seen[cls] - 1),
                values: samples.map((s) => perSecond(s.status_codes[code] || 0, s)) };
-    }));
+    }), ended() ? "No responses" : undefined);
     const classes = keysOf(samples, "error_classes").sort();
     charts.errors.update(xs, classes.map((cls, i) => ({
       label: cls, color: Charts.colorFor(i + 4),
@@ -69,6 +77,19 @@
     renderHealth(samples);
     renderErrors();
     renderSummary();
+  }
+
+  /** The open model's scheduled rate t seconds in (app/engine/pacing.py: stages ramp
+      linearly from the previous target, the first from `rate` or 0, then hold). */
+  function targetRate(t) {
+    let rate = spec.rate || 0;
+    let start = 0;
+    for (const [duration, target] of spec.stages || []) {
+      if (t < start + duration) return rate + (target - rate) * (t - start) / duration;
+      start += duration;
+      rate = target;
+    }
+    return rate;
   }
 
   function keysOf(samples, field) {
@@ -196,7 +217,7 @@
     }
     let text;
     if (warnings.length) text = warnings.join(" ");
-    else if (!last) text = "Waiting for data.";
+    else if (!last) text = ended() ? "No data recorded." : "Waiting for data.";
     else text = done ? "The generator kept up during the whole run: the numbers measure the target."
                      : "The generator keeps up: the numbers measure the target.";
     const first = samples[0];

@@ -243,7 +243,8 @@ def test_delete_asks_first_then_removes_the_row(page: Page, dashboard, watch):
     assert dashboard.api("/api/runs?q=to%20delete")["total"] == 0
 
 
-def test_preset_queues_its_second_run_and_links_to_compare(page: Page, dashboard, screenshot):
+def test_preset_queues_its_second_run_and_links_to_compare(page: Page, dashboard, watch,
+                                                          screenshot):
     page.goto("/")
     page.click("button[data-preset=sync-vs-async]")
     page.wait_for_url(RUN_URL)
@@ -255,6 +256,18 @@ def test_preset_queues_its_second_run_and_links_to_compare(page: Page, dashboard
     expect(page.locator("#run-name")).to_have_text("article: sync, 100 requests")
     expect(page.locator("#completed")).not_to_have_text("—", timeout=10_000)
     screenshot(page, "run-preset")
+
+    # one run at a time: the form says which run is in the way and keeps what was typed
+    watch.allow("status of 409")
+    run_page = page.url
+    page.goto("/")
+    page.fill("#f-name", "while busy")
+    page.click("#start")
+    expect(page.locator("#conflict")).to_contain_text("already in progress")
+    expect(page.locator(f"#conflict a[href='/runs/{first}']")).to_have_text(
+        "article: sync, 100 requests")
+    expect(page.locator("#f-name")).to_have_value("while busy")
+    page.goto(run_page)
     # the sync run takes minutes: stop it, the queued async run starts, both stay comparable
     page.click("#stop")
     expect(page.locator("#status")).to_have_text("stopped", timeout=15_000)
