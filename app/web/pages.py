@@ -8,6 +8,7 @@ template. Live data reaches the pages through the JSON API and the WebSocket
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -19,6 +20,7 @@ from app.store import runs as store
 
 from . import display, form
 from .keys import DB, MANAGER, SETTINGS
+from .runs import RunActive
 
 PAGE_SIZE = 25
 COMPARE_MIN, COMPARE_MAX = 2, 4
@@ -33,7 +35,6 @@ HISTORY_COLUMNS = (
 
 def setup_jinja(env: Any) -> None:
     display.setup_filters(env)
-    env.globals.update(RunStatus=RunStatus)
 
 
 async def render(request: web.Request, template: str, context: dict[str, Any], *,
@@ -76,12 +77,11 @@ async def create_run(request: web.Request) -> web.Response:
         errors = {**exc.errors, **errors}
     if errors:
         return await _form_page(request, values, errors, status=400)
-    from .runs import RunActive
     try:
-        run_id = _run_id(await request.app[MANAGER].submit(spec))
-    except RunActive:
-        return await _form_page(request, values, {}, status=409, conflict=True)
-    raise web.HTTPSeeOther(_run_url(request, run_id))
+        record = await request.app[MANAGER].submit(spec)
+    except RunActive as exc:
+        return await _conflict(request, values, exc)
+    raise web.HTTPSeeOther(_run_url(request, record.id))
 
 
 async def start_preset(request: web.Request) -> web.Response:
@@ -89,33 +89,37 @@ async def start_preset(request: web.Request) -> web.Response:
     if preset is None:
         return await error_page(request, 404, "Preset not found",
                                 f"There is no preset {request.match_info['key']!r}.")
-    specs = [parse_spec(s) for s in preset.specs(request.app[SETTINGS].target_url)]
-    from .runs import RunActive
     try:
-        ids = [_run_id(r) for r in await request.app[MANAGER].submit_many(specs)]
-    except RunActive:
-        values = form.default_values(request.app[SETTINGS].target_url)
-        return await _form_page(request, values, {}, status=409, conflict=True)
+        specs = [parse_spec(s) for s in preset.specs(request.app[SETTINGS].target_url)]
+    except SpecError as exc:     # e.g. its concurrency is above this machine's open-file limit
+        return await error_page(request, 400, f"Cannot start “{preset.title}”", str(exc))
+    try:
+        ids = [r.id for r in await request.app[MANAGER].submit_many(specs)]
+    except RunActive as exc:
+        return await _conflict(request, form.default_values(request.app[SETTINGS].target_url), exc)
     then = f"?then={','.join(map(str, ids[1:]))}" if len(ids) > 1 else ""
     raise web.HTTPSeeOther(f"{_run_url(request, ids[0])}{then}")
 
 
+async def _conflict(request: web.Request, values: dict[str, Any],
+                    exc: RunActive) -> web.Response:
+    """The form again, kept as typed, saying which run is in the way (409)."""
+    blocking = await store.get_run(request.app[DB], exc.run_id)
+    return await _form_page(request, values, {}, status=409, conflict=True, blocking=blocking)
+
+
 async def _form_page(request: web.Request, values: dict[str, Any], errors: dict[str, str], *,
                      status: int = 200, conflict: bool = False,
+                     blocking: store.RunRecord | None = None,
                      source: store.RunRecord | None = None) -> web.Response:
     return await render(request, "runs/new.html", {
-        "values": values, "errors": errors, "conflict": conflict, "source": source,
-        "methods": METHODS, "engines": form.ENGINE_HELP, "presets": PRESETS,
+        "values": values, "errors": errors, "conflict": conflict, "blocking": blocking,
+        "source": source, "methods": METHODS, "engines": form.ENGINE_HELP, "presets": PRESETS,
     }, status=status)
 
 
 def _run_url(request: web.Request, run_id: int) -> str:
     return str(request.app.router["show_run"].url_for(id=str(run_id)))
-
-
-def _run_id(result: Any) -> int:
-    """submit() may hand back the stored record or just its id."""
-    return int(getattr(result, "id", result))
 
 
 # --- One run ---------------------------------------------------------------------------
@@ -188,7 +192,6 @@ async def history(request: web.Request) -> web.Response:
 
 def _query(params: dict[str, Any]) -> str:
     """A query string for the history page, defaults left out."""
-    from urllib.parse import urlencode
     defaults = {"q": "", "status": "", "sort": "created", "order": "desc", "page": 1}
     kept = {k: v for k, v in params.items() if defaults.get(k) != v}
     return "?" + urlencode(kept) if kept else "?"
