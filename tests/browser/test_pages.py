@@ -294,3 +294,33 @@ def test_missing_runs_and_bad_compare_ids_get_clear_error_pages(page: Page, watc
     response = page.goto("/compare?ids=999998,999999")
     assert response.status == 404
     expect(page.locator(".error-page")).to_contain_text("999998, 999999")
+
+
+def test_the_live_page_reconnects_and_replays_when_its_socket_drops(page: Page, dashboard):
+    connections = []
+
+    def route(ws) -> None:
+        server = ws.connect_to_server()
+        connections.append(ws)
+        if len(connections) > 1:
+            return                                  # later connections pass through untouched
+        forwarded = []
+
+        def forward(message) -> None:               # the first one drops after two messages
+            forwarded.append(message)
+            ws.send(message)
+            if len(forwarded) == 2:
+                ws.close(code=1011, reason="test drop")
+                server.close()
+        server.on_message(forward)
+
+    page.route_web_socket(re.compile(r"/api/runs/\d+/ws$"), route)
+    run_id = start_from_form(page, dashboard, requests=300, concurrency=20, delay="0-0.3",
+                             name="reconnect")
+    wait_until_finished(page)
+    assert len(connections) >= 2
+    summary = dashboard.api(f"/api/runs/{run_id}")["summary"]
+    expect(page.locator("#completed")).to_have_text(display.fmt_int(summary["requests"]))
+    expect(page.locator('#summary [data-summary="latency_ms.p99"]')).to_have_text(
+        display.fmt_ms(summary["latency_ms"]["p99"]))
+    expect(page.locator("#chart-rps canvas")).to_have_count(1)
