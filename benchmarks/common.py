@@ -1,0 +1,87 @@
+"""Shared helpers for the benchmark scripts: free ports, pinned processes, targets."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(core: int | None, argv: list[str]) -> list[str]:
+    """Prefix argv with taskset when asked and available: target and client on
+    different cores, so neither steals the other's CPU."""
+    if core is None or not shutil.which("taskset"):
+        return argv
+    return ["taskset", "-c", str(core), *argv]
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+@contextlib.contextmanager
+def builtin_target(delay: str = "0-0", core: int | None = 0, workers: int = 1) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(pinned(core, [PYTHON, "run.py", "target", "--port", str(port),
+                                          "--delay", delay, "--workers", str(workers)]),
+                            cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def nginx_target(core: int | None = 0) -> Iterator[str]:
+    """nginx-light answering 1,000 bytes from memory: a target far faster than any client here."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        raise RuntimeError("nginx is not installed (apt-get install -y nginx-light)")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp, "nginx.conf")
+        conf.write_text(f"""
+worker_processes 1; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;
+events {{ worker_connections 20000; }}
+http {{ access_log off; keepalive_requests 100000000;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "{"x" * 1000}"; }} }} }}
+""")
+        proc = subprocess.Popen(pinned(core, [nginx, "-c", str(conf), "-p", tmp]),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def bench_json(url: str, *args: str, core: int | None = 1) -> tuple[dict, float]:
+    """Run `run.py bench --json`; return its result and the wall time of the command."""
+    t0 = time.monotonic()
+    out = subprocess.run(pinned(core, [PYTHON, "run.py", "bench", url, "--json", *args]),
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout), time.monotonic() - t0
