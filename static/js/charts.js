@@ -41,7 +41,7 @@ const Charts = (() => {
       },
       axes: [
         { label: opts.xLabel || "elapsed (s)", font: axisFont, labelFont: axisFont, size: 36, labelSize: 20,
-          incrs: SECOND_INCRS, ...(opts.xAxis || {}) },
+          ...(opts.xScale ? {} : { incrs: SECOND_INCRS }), ...(opts.xAxis || {}) },
         { label: opts.yLabel || "", font: axisFont, labelFont: axisFont, size: 64, labelSize: 20 },
       ],
       cursor: { drag: { x: false, y: false } },
