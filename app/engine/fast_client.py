@@ -109,7 +109,7 @@ class _Conn(asyncio.Protocol):
     """One TCP connection and the request on it; the unit of concurrency is a slot
     that a chain of these occupies, one after another."""
     __slots__ = ("engine", "transport", "parser", "alive", "busy", "due_ns", "sent_ns",
-                 "nbytes", "headers_done", "request", "connecting")
+                 "nbytes", "request", "connecting")
 
     def __init__(self, engine: _Engine):
         self.engine = engine
@@ -118,8 +118,7 @@ class _Conn(asyncio.Protocol):
         self.alive = False            # connected and reusable
         self.busy = False             # a request is in flight
         self.due_ns = self.sent_ns = 0
-        self.nbytes = 0
-        self.headers_done = False
+        self.nbytes = 0               # body bytes of the current response
         self.request = b""            # written once connected
         self.connecting: asyncio.Task | None = None
 
@@ -152,17 +151,14 @@ class _Conn(asyncio.Protocol):
         self.engine.conns.discard(self)
         if not self.busy:
             return
-        if self.headers_done and not self.parser.should_keep_alive():
-            self.on_message_complete()   # a body that ends at EOF
+        # a body that ends at EOF; without an on_headers_complete call per response the
+        # sign that the headers were complete is body bytes, so an empty one is a disconnect
+        if self.nbytes and not self.parser.should_keep_alive():
+            self.on_message_complete()
         else:
             self.fail(exc if exc is not None else ConnectionResetError("server disconnected"))
 
-    # httptools callbacks
-
-    def on_headers_complete(self) -> None:
-        self.headers_done = True
-        if self.engine.head:
-            raise _HeadersOnly
+    # httptools callbacks: the hot path, a Python call each per response
 
     def on_body(self, body: bytes) -> None:
         self.nbytes += len(body)
@@ -174,9 +170,10 @@ class _Conn(asyncio.Protocol):
         self.busy = False
         engine = self.engine
         engine.in_flight -= 1
-        engine.recorder.response(self.parser.get_status_code(), self.nbytes, self.due_ns,
+        parser = self.parser
+        engine.recorder.response(parser.get_status_code(), self.nbytes, self.due_ns,
                                  self.sent_ns, end)
-        if not (engine.keepalive and self.parser.should_keep_alive()):
+        if not (engine.keepalive and parser.should_keep_alive()):
             self.alive = False
             self.transport.close()
         engine.slot_free(self, end)
@@ -200,6 +197,14 @@ class _Conn(asyncio.Protocol):
         engine.slot_free(self, monotonic_ns())
 
 
+class _HeadConn(_Conn):
+    """For HEAD: the response ends at its headers (the costlier callback is only here)."""
+    __slots__ = ()
+
+    def on_headers_complete(self) -> None:
+        raise _HeadersOnly
+
+
 class _Engine:
     def __init__(self, plan: WorkerPlan, recorder: Recorder, request: _Request,
                  address: tuple, ssl_ctx: ssl.SSLContext | None):
@@ -210,7 +215,9 @@ class _Engine:
         self.address = address
         self.ssl_ctx = ssl_ctx
         self.keepalive = spec.keepalive
-        self.head = spec.method == "HEAD"
+        self.conn_class = _HeadConn if spec.method == "HEAD" else _Conn
+        self.constant = request.constant
+        self.parts = request.parts
         self.connect_timeout = spec.connect_timeout
         self.timeout_ns = int(spec.timeout * 1e9)
         self.sweep_s = max(min(SWEEP_S, spec.timeout / 10), MIN_SWEEP_S)
@@ -252,31 +259,47 @@ class _Engine:
         if self.pacer is not None:
             self._slot_free_open(conn, now)
             return
+        # closed model, the hot path: the next request at once, on the same connection
         index = next(self.indices, None) if not self.exhausted else None
         if index is None or (self.deadline is not None and now >= self.deadline):
             self._retire(conn)
             return
         self.recorder.sent()
-        self._send(conn, index, now, now)
-
-    def _send(self, conn: _Conn | None, index: int, due: int, sent: int) -> None:
         self.in_flight += 1
-        request = self.request.constant
+        request = self.constant
         if request is None:
-            request = b"%d" % index
-            request = request.join(self.request.parts)
+            request = (b"%d" % index).join(self.parts)
         if conn is None or not conn.alive:
-            conn = _Conn(self)
-            conn.request = request
-            self.conns.add(conn)
-            conn.connecting = self.loop.create_task(self._connect(conn))
+            conn = self._open(request)
         else:
             conn.transport.write(request)
         conn.busy = True
-        conn.headers_done = False
+        conn.nbytes = 0
+        conn.due_ns = conn.sent_ns = now
+
+    def _send(self, conn: _Conn | None, index: int, due: int, sent: int) -> None:
+        """Open model: the request `index` due at `due` leaves now."""
+        self.recorder.sent()
+        self.in_flight += 1
+        request = self.constant
+        if request is None:
+            request = (b"%d" % index).join(self.parts)
+        if conn is None or not conn.alive:
+            conn = self._open(request)
+        else:
+            conn.transport.write(request)
+        conn.busy = True
         conn.nbytes = 0
         conn.due_ns = due
         conn.sent_ns = sent
+
+    def _open(self, request: bytes) -> _Conn:
+        """A new connection for the slot; `request` is written once it is up."""
+        conn = self.conn_class(self)
+        conn.request = request
+        self.conns.add(conn)
+        conn.connecting = self.loop.create_task(self._connect(conn))
+        return conn
 
     async def _connect(self, conn: _Conn) -> None:
         host, port = self.address
@@ -326,7 +349,6 @@ class _Engine:
             # every slot was busy when it fell due (an idle one would have taken it)
             if now - due > LATE_START_NS:
                 self.recorder.late_starts += 1
-            self.recorder.sent()
             self._send(conn, self._next_index, min(due, now), now)
             self._advance()
             return
@@ -341,7 +363,6 @@ class _Engine:
         idle = self._idle
         now = monotonic_ns()
         while idle and not self.exhausted and self._next_due - now <= TIMER_SLACK_NS:
-            self.recorder.sent()
             self._send(idle.pop(), self._next_index, min(self._next_due, now), now)
             self._advance()
         if self.exhausted:
