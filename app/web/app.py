@@ -42,9 +42,18 @@ def create_app(settings: Settings) -> web.Application:
         pages.setup_jinja(env)
     add_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")
+    app.on_startup.append(_compile_templates)
     app.cleanup_ctx.extend((_database, _hub, _manager))
     app.on_shutdown.append(_stop_runs)
     return app
+
+
+async def _compile_templates(app: web.Application) -> None:
+    """Compile every template now: a first page view mid-run would otherwise hold the
+    event loop for the compile (100-200 ms)."""
+    env = aiohttp_jinja2.get_env(app)
+    for name in env.list_templates(extensions=("html",)):
+        env.get_template(name)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
