@@ -24,12 +24,13 @@ the path and query only (a per-request host would need per-request DNS).
 
 Connections are opened lazily, on a slot's first request, and reopened when the
 server closes one (`Connection: close`), when keep-alive is off (we send
-`Connection: close`), or after a failure. HEAD responses end at their headers.
-A response without a length ends when the server closes the connection; such a
-close after the headers of a response the server will not keep alive counts as
-the end of the response — so a truncated `Connection: close` response with a
-Content-Length is counted as a response, not as a disconnect (httptools does not
-expose the expected length).
+`Connection: close`), or after a failure. HEAD responses end at their headers;
+1xx responses are skipped. A response without a length ends when the server
+closes the connection: a close after body bytes of a response the server will not
+keep alive counts as its end. httptools exposes neither the expected length nor
+(without a callback per response) the end of the headers, so a truncated
+`Connection: close` response is counted as a response, and a length-less one
+with an empty body as a disconnect.
 """
 from __future__ import annotations
 
@@ -164,15 +165,15 @@ class _Conn(asyncio.Protocol):
         self.nbytes += len(body)
 
     def on_message_complete(self) -> None:
-        if not self.busy:
-            return   # abandoned, failed, or a stray response
+        parser = self.parser
+        status = parser.get_status_code()
+        if not self.busy or status < 200:
+            return   # abandoned, failed or stray; or 1xx, which the real response follows
         end = monotonic_ns()
         self.busy = False
         engine = self.engine
         engine.in_flight -= 1
-        parser = self.parser
-        engine.recorder.response(parser.get_status_code(), self.nbytes, self.due_ns,
-                                 self.sent_ns, end)
+        engine.recorder.response(status, self.nbytes, self.due_ns, self.sent_ns, end)
         if not (engine.keepalive and parser.should_keep_alive()):
             self.alive = False
             self.transport.close()
@@ -185,10 +186,11 @@ class _Conn(asyncio.Protocol):
         self.alive = False
         if self.transport is not None:
             self.transport.abort()
-        if self.connecting is not None:
+        engine = self.engine
+        if self.connecting is not None:   # timed out while connecting
             self.connecting.cancel()
             self.connecting = None
-        engine = self.engine
+            engine.conns.discard(self)
         if not self.busy or engine.stopped:
             return
         self.busy = False
@@ -405,9 +407,6 @@ class _Engine:
                 tasks.append(conn.connecting)
             elif conn.transport is not None:
                 conn.transport.abort()
-        for conn in self._idle:
-            if conn is not None and conn.transport is not None:
-                conn.transport.abort()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -419,11 +418,11 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
     request = _Request(spec)
     ssl_ctx = _ssl_context(spec.verify_tls) if request.tls_hostname is not None else None
     address: tuple | None = None
-    dns_error: OSError | None = None
+    dns_error: Exception | None = None
     try:   # before second 0, so resolving does not eat into the run
         infos = await loop.getaddrinfo(request.host, request.port, type=socket.SOCK_STREAM)
         address = infos[0][4][:2]
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:   # gaierror; an IDNA-invalid name
         dns_error = exc
     delay = (plan.start_ns - monotonic_ns()) / 1e9
     if delay > 0:

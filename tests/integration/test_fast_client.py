@@ -95,7 +95,8 @@ def index_of(target: str) -> int:
 # from the request index (every framing or failure in one run) and runs that need no timing
 # of their own are started together with asyncio.gather.
 
-MIXED = 300     # index % 10: 0 -> 500, 1 -> chunked, 2 -> Connection: close, 3 -> body to EOF
+MIXED = 300     # index % 10: 0 -> 500, 1 -> chunked, 2 -> Connection: close, 3 -> body to EOF,
+#                 4 -> 103 Early Hints first, others -> 100 bytes with a Content-Length
 MIXED_BYTES = 30 * 4 + 30 * 12 + 30 * 3 + 30 * 50 + 180 * 100
 
 
@@ -115,6 +116,9 @@ async def mixed(method: str, target: str, writer: asyncio.StreamWriter) -> bool:
     elif kind == 3:          # no length: the body ends when the server closes
         writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"y" * 50)
         return False
+    elif kind == 4:
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
+                     + response(200, b"x" * 100))
     else:
         writer.write(response(200, b"x" * 100))
     return True
@@ -157,11 +161,23 @@ async def test_error_classes() -> None:
     with socket.socket() as sock:   # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         refused_url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    async with serving(failing) as (_, base):
-        (refused, _), (r, wall) = await asyncio.gather(
-            bench(refused_url, requests=10),
-            bench(base + "/x/{i}", requests=12, timeout="0.5s"))
+    with contextlib.ExitStack() as stack:
+        # a listener that never accepts, its queue filled: Linux drops further SYNs
+        full = stack.enter_context(socket.socket())
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        for _ in range(3):
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            filler.connect_ex(full.getsockname())
+        async with serving(failing) as (_, base):
+            (refused, _), (unaccepted, _), (r, wall) = await asyncio.gather(
+                bench(refused_url, requests=10),
+                bench(f"http://127.0.0.1:{full.getsockname()[1]}/", requests=4,
+                      connect_timeout="0.5s"),
+                bench(base + "/x/{i}", requests=12, timeout="0.5s"))
     assert (refused["requests"], refused["error_classes"]) == (10, {"connection_refused": 10})
+    assert (unaccepted["requests"], unaccepted["error_classes"]) == (4, {"connect_timeout": 4})
     assert r["requests"] == 12
     assert r["error_classes"] == {"request_timeout": 4, "disconnected": 4, "invalid_http": 4}
     assert "InvalidHTTP" in r["error_samples"]["invalid_http"]
