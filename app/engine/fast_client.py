@@ -422,8 +422,10 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
     try:   # before second 0, so resolving does not eat into the run
         infos = await loop.getaddrinfo(request.host, request.port, type=socket.SOCK_STREAM)
         address = infos[0][4][:2]
-    except (OSError, UnicodeError) as exc:   # gaierror; an IDNA-invalid name
+    except OSError as exc:   # socket.gaierror
         dns_error = exc
+    except UnicodeError as exc:   # a name IDNA cannot encode: no such host either
+        dns_error = socket.gaierror(f"invalid host name {request.host!r}: {exc}")
     delay = (plan.start_ns - monotonic_ns()) / 1e9
     if delay > 0:
         await asyncio.sleep(delay)
