@@ -109,11 +109,15 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is None:        # not a browser (curl, scripts): nothing to forge
         return True
-    return origin.lower() == f"{request.scheme}://{request.host}".lower()
+    # the Host header itself: request.host would fall back to a (blocking) getfqdn()
+    return origin.lower() == f"{request.scheme}://{request.headers.get(hdrs.HOST, '')}".lower()
 
 
 def _known_host(request: web.Request, settings: Settings) -> bool:
-    host = request.host.lower()
+    host = request.headers.get(hdrs.HOST)
+    if host is None:          # HTTP/1.0 tools; every browser (so every rebinding page) sends it
+        return True
+    host = host.lower()
     if host.startswith("["):                       # [::1]:8080
         name = host[1:host.find("]")] if "]" in host else host
     else:

@@ -299,3 +299,26 @@ async def test_runs_left_running_become_interrupted_with_samples_and_summary(
     waiting = await (await client.get(f"/api/runs/{queued.id}")).json()
     assert waiting["status"] == "interrupted" and waiting["summary"] is None
     assert client.server.app[MANAGER].active_id is None
+
+
+async def test_a_worker_that_dies_fails_the_run_with_its_message_and_keeps_samples(client,
+                                                                                   target_url):
+    import os
+    import signal
+
+    import psutil
+    run = await (await client.post("/api/runs", json=spec(
+        target_url, requests=None, duration="30s"))).json()
+    await wait_for_samples(client, run["id"], 1)
+    workers = [p for p in psutil.Process(os.getpid()).children()
+               if "app.engine.workers" in " ".join(p.cmdline())]
+    assert len(workers) == 1
+    os.kill(workers[0].pid, signal.SIGKILL)
+    failed = await wait_for_status(client, run["id"], FINAL)
+    assert failed["status"] == "failed"
+    assert "worker 0 failed" in failed["error_message"]
+    assert failed["summary"]["requests"] > 0
+    samples = (await (await client.get(f"/api/runs/{run['id']}/series")).json())["samples"]
+    assert failed["summary"]["requests"] == sum(s["completed"] for s in samples)
+    # the next run starts normally
+    assert (await client.post("/api/runs", json=spec(target_url, requests=5))).status == 201
