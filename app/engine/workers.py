@@ -103,7 +103,10 @@ def main() -> None:
     # fd 1 becomes the frame channel; stray prints must not corrupt it
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the owner decides when to stop
+    # the owner decides when to stop: a Ctrl-C or a SIGTERM sent to the whole process
+    # group must reach it, not kill the workers and turn a clean stop into a failure
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise_nofile_limit()
     try:
         plan_msg = json.loads(sys.stdin.buffer.readline())
