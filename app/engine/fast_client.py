@@ -40,7 +40,7 @@ import contextlib
 import socket
 import ssl
 from time import monotonic_ns
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpResponseParser
 
@@ -75,9 +75,11 @@ class _Request:
         self.port = parts.port or _DEFAULT_PORTS[parts.scheme]
         self.tls_hostname = self.host if parts.scheme == "https" else None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # non-ASCII to %XX as a browser would; reserved characters, escapes and {i} stay
+        target = quote(target, safe="!#$%&'()*+,/:;=?@[]~{}")
         netloc = parts.netloc.rpartition("@")[2]
         given = {name.lower() for name, _ in spec.headers}
-        lines = [f"{spec.method} {target} HTTP/1.1"]
+        lines = []
         if "host" not in given:
             lines.append(f"Host: {netloc}")
         if "user-agent" not in given:
@@ -91,10 +93,11 @@ class _Request:
             lines.append(f"Content-Length: {len(body)}")
         if not spec.keepalive:
             lines.append("Connection: close")
-        # headers are latin-1 on the wire; `{i}` can only be in the request line
-        head = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
-        self.parts = (head + body).split(INDEX_PLACEHOLDER.encode())
-        self.constant = head + body if len(self.parts) == 1 else None
+        # as in the other engines, `{i}` is replaced in the URL only, not in headers or body
+        self.parts = f"{spec.method} {target} HTTP/1.1\r\n".encode().split(
+            INDEX_PLACEHOLDER.encode())
+        self.parts[-1] += "".join(f"{line}\r\n" for line in lines).encode() + b"\r\n" + body
+        self.constant = self.parts[0] if len(self.parts) == 1 else None
 
 
 def _ssl_context(verify: bool) -> ssl.SSLContext:
