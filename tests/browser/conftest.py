@@ -52,7 +52,7 @@ class Dashboard:
             return json.loads(response.read())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     port, target_port = free_port(), free_port()
     db = tmp_path_factory.mktemp("dashboard") / "s.sqlite"
@@ -93,7 +93,9 @@ def _wait_healthy(base: str, process: subprocess.Popen, log) -> None:
     raise TimeoutError(f"{base}/healthz did not answer within {START_TIMEOUT_S} s")
 
 
-@pytest.fixture(scope="session")
+# module scope, not session: the sync Playwright API keeps an event loop running
+# while it is open, and pytest-asyncio refuses to start async tests under it
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -145,7 +147,7 @@ def page(browser, dashboard: Dashboard, watch: Watch) -> Iterator:
     assert not watch.problems, "\n".join(watch.problems)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def screenshot() -> callable:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
