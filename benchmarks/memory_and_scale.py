@@ -50,7 +50,7 @@ def article(args: argparse.Namespace) -> dict:
     with builtin_target("0-1", core=0, workers=args.target_workers) as url:
         result, wall = bench_json(url + "{i}", "-n", "1000000", "-c", "10000",
                                   "--engine", args.engine, "--timeout", "60",
-                                  "--workers", str(args.workers), core=None)
+                                  "--workers", str(args.workers), core=1)
     summary = {"wall_s": round(wall, 1), "duration_s": result["duration_s"],
                "requests": result["requests"], "ok": result["ok"], "errors": result["errors"],
                "error_classes": result["error_classes"], "peak_rss_mb": result["peak_rss_mb"],
