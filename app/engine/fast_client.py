@@ -269,21 +269,10 @@ class _Engine:
         if index is None or (self.deadline is not None and now >= self.deadline):
             self._retire(conn)
             return
-        self.recorder.sent()
-        self.in_flight += 1
-        request = self.constant
-        if request is None:
-            request = (b"%d" % index).join(self.parts)
-        if conn is None or not conn.alive:
-            conn = self._open(request)
-        else:
-            conn.transport.write(request)
-        conn.busy = True
-        conn.nbytes = 0
-        conn.due_ns = conn.sent_ns = now
+        self._send(conn, index, now, now)
 
     def _send(self, conn: _Conn | None, index: int, due: int, sent: int) -> None:
-        """Open model: the request `index` due at `due` leaves now."""
+        """The request `index`, due at `due`, leaves now (on `conn` if it is still open)."""
         self.recorder.sent()
         self.in_flight += 1
         request = self.constant
