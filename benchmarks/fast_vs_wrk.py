@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/fast_vs_wrk.py [--duration 10] [--connections 50] [--repeat 3]
 
-A static file served by nginx (one worker, pinned to core 0; the built-in target with
+1,000 bytes served by nginx (one worker, pinned to core 0; the built-in target with
 delay 0 when nginx is missing) is loaded by each client in turn, pinned to core 1, for
 the same duration and number of connections:
 
@@ -20,48 +20,20 @@ and the run with the median CPU per request is shown.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
-import shutil
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
-NGINX = "/usr/sbin/nginx"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import PYTHON, ROOT, builtin_target, nginx_target  # noqa: E402
+
 WRK = "/usr/bin/wrk"
-BODY = b"x" * 100 + b"\n"
 SERVER_CORE, CLIENT_CORE = "0", "1"
-
-NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 100000000;
-    keepalive_timeout 120s;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        root {tmp}/www;
-        location / {{ }}
-    }}
-}}
-"""
 
 # the baseline: what an aiohttp script without any bookkeeping costs per request
 BARE = """\
@@ -98,41 +70,6 @@ class Measure:
     @property
     def us_per_request(self) -> float:
         return 1e6 * self.cpu_s / max(self.requests, 1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_listening(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
-
-
-def start_target(tmp: Path) -> tuple[subprocess.Popen, str, str]:
-    port = free_port()
-    if os.access(NGINX, os.X_OK):
-        tmp.chmod(0o755)   # nginx's worker runs as nobody and must read the file
-        (tmp / "www").mkdir()
-        (tmp / "www" / "index.html").write_bytes(BODY)
-        (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port))
-        cmd = [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf")]
-        name = "nginx (1 worker)"
-    else:
-        cmd = [PYTHON, "run.py", "target", "--port", str(port), "--delay", "0",
-               "--body-size", str(len(BODY))]
-        name = "built-in target, delay 0"
-    server = subprocess.Popen(["taskset", "-c", SERVER_CORE, *cmd], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_listening(port)
-    return server, f"http://127.0.0.1:{port}/index.html", name
 
 
 def measure(cmd: list[str]) -> tuple[Measure, str]:
@@ -204,18 +141,18 @@ def main() -> None:
         "bare": lambda: run_bare(url, 1, 0.001),
     }
     names = [n for n in args.clients.split(",") if n in clients]
-    tmp = Path(tempfile.mkdtemp(prefix="stampede-bench-"))
-    server, url, target_name = start_target(tmp)
-    try:
-        run_wrk(url, c, 1.0)    # warm-up: page cache, nginx worker, TCP
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(nginx_target(core=int(SERVER_CORE)))
+            target_name = "nginx (1 worker)"
+        except RuntimeError:
+            url = stack.enter_context(builtin_target("0-0", core=int(SERVER_CORE)))
+            target_name = "built-in target, delay 0"
+        run_wrk(url, c, 1.0)    # warm-up: nginx worker, TCP
         results, fixed = {}, {}
         for name in names:
             fixed[name] = median_run([startup[name]() for _ in range(3)]).cpu_s
             results[name] = median_run([clients[name]() for _ in range(args.repeat)])
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"target: {target_name} on core {SERVER_CORE}, {url}; clients on core {CLIENT_CORE}, "
           f"{c} connections, {d:g} s, median of {args.repeat}")
     print(f"{'client':<9}{'requests':>10}{'errors':>8}{'req/s':>10}{'CPU s':>8}"
