@@ -11,6 +11,7 @@ from typing import Any
 
 from app.engine import Outcome, Run, start
 from app.engine.histogram import Histogram
+from app.engine.limits import port_exhaustion_warning
 from app.engine.snapshot import Snapshot
 from app.spec import RunSpec, SpecError, parse_spec
 
@@ -54,6 +55,9 @@ def main(args: argparse.Namespace) -> int:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)
         return 2
+    warning = port_exhaustion_warning(spec.keepalive, spec.requests)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     import uvloop
     result = uvloop.run(_bench(spec, args))
     print(json.dumps(result) if args.json else render_text(result, spec))
