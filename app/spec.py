@@ -130,7 +130,7 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
         errors["url"] = "is required"
     field("method", _method, "GET")
     field("headers", _headers, ())
-    field("body", str, "")
+    field("body", _body, "")
     field("requests", _positive_int, None)
     field("duration", parse_duration, None)
     field("concurrency", _positive_int, 10)
@@ -192,6 +192,8 @@ def _method(raw: Any) -> str:
 def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(raw, Mapping):
         items = [(str(k), str(v)) for k, v in raw.items()]
+    elif not isinstance(raw, (str, list, tuple)):
+        raise ValueError("must be 'Name: value' lines, a list of them, or an object")
     else:
         lines = raw.splitlines() if isinstance(raw, str) else list(raw)
         items = []
@@ -212,6 +214,12 @@ def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
         if "\r" in v or "\n" in v:
             raise ValueError(f"the value of {k!r} contains a line break")
     return tuple(items)
+
+
+def _body(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("must be text (send JSON bodies as a string)")
+    return raw
 
 
 def _positive_int(raw: Any) -> int:
@@ -249,6 +257,8 @@ def _rate(raw: Any) -> float:
 
 def _stages(raw: Any) -> tuple[Stage, ...]:
     """[[duration, rate], ...] or text "30s:100, 1m:500" (ramp to each rate)."""
+    if not isinstance(raw, (str, list, tuple)):
+        raise ValueError("must be 'duration:rate' pairs or a list of [duration, rate]")
     if isinstance(raw, str):
         pairs = [p.split(":", 1) for p in re.split(r"[,\n]", raw) if p.strip()]
         if any(len(p) != 2 for p in pairs):

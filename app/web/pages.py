@@ -70,7 +70,12 @@ async def new_run(request: web.Request) -> web.Response:
 
 
 async def create_run(request: web.Request) -> web.Response:
-    data, values, errors = form.read_form(await request.post())
+    try:
+        posted = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        return await error_page(request, 400, "Unreadable form",
+                                "The form data was not valid UTF-8 form encoding.")
+    data, values, errors = form.read_form(posted)
     try:
         spec = parse_spec(data)
     except SpecError as exc:

@@ -81,3 +81,9 @@ def test_open_file_limit_says_the_limit_and_how_to_raise_it():
 def test_workers_auto_is_the_core_count():
     import os
     assert parse_spec({"url": URL, "requests": 10, "workers": "auto"}).workers == (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("field, value", [("headers", 5), ("stages", 3), ("body", {"a": 1})])
+def test_wrong_json_types_get_a_message_not_a_python_error(field, value):
+    errors = errors_of({"url": URL, "requests": 1, field: value})
+    assert "object is not" not in errors[field] and "must be" in errors[field]
