@@ -322,3 +322,11 @@ async def test_a_worker_that_dies_fails_the_run_with_its_message_and_keeps_sampl
     assert failed["summary"]["requests"] == sum(s["completed"] for s in samples)
     # the next run starts normally
     assert (await client.post("/api/runs", json=spec(target_url, requests=5))).status == 201
+
+
+async def test_a_form_post_that_is_not_utf8_is_a_400_and_creates_nothing(client):
+    response = await client.post("/runs", data=b"\xff\xfe=\xff",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 400
+    assert "UTF-8" in await response.text()
+    assert await total_runs(client) == 0
