@@ -44,10 +44,28 @@ class Recorder:
         self._in_flight -= 1
         self.completed += 1
         self.bytes_received += nbytes
-        self._latency.append(end_ns - due_ns)
-        self._service.append(end_ns - sent_ns)
-        status_counts = self._status
-        status_counts[status] = status_counts.get(status, 0) + 1
+        latency = end_ns - due_ns
+        self._latency.append(latency)
+        self._service.append(latency if sent_ns == due_ns else end_ns - sent_ns)
+        try:
+            self._status[status] += 1
+        except KeyError:
+            self._status[status] = 1
+
+    def response_then_sent(self, status: int, nbytes: int, due_ns: int, sent_ns: int,
+                           end_ns: int) -> None:
+        """`response(...)` then `sent()` in one call: in the closed model the next request
+        leaves as the response arrives, so in flight does not change."""
+        self.started += 1
+        self.completed += 1
+        self.bytes_received += nbytes
+        latency = end_ns - due_ns
+        self._latency.append(latency)
+        self._service.append(latency if sent_ns == due_ns else end_ns - sent_ns)
+        try:
+            self._status[status] += 1
+        except KeyError:
+            self._status[status] = 1
 
     def error(self, exc: BaseException) -> None:
         """A transport error: no response, so no latency recorded (as wrk does)."""
