@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     setup_security(app)                 # first: nothing runs for a request it refuses
     app.middlewares.append(json_errors)
+    app.middlewares.append(pages.html_errors)
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True))

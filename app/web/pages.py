@@ -50,6 +50,19 @@ async def error_page(request: web.Request, status: int, title: str,
                         status=status)
 
 
+@web.middleware
+async def html_errors(request: web.Request, handler) -> web.StreamResponse:
+    """A page URL that matches no route gets the site's error page, not aiohttp's
+    plain text (the API answers JSON: see api.json_errors)."""
+    if request.path.startswith(("/api/", "/static/")):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return await error_page(request, 404, "Not found",
+                                f"There is no page at {request.path}.")
+
+
 async def _active_run(request: web.Request) -> store.RunRecord | None:
     active_id = request.app[MANAGER].active_id
     return await store.get_run(request.app[DB], active_id) if active_id is not None else None

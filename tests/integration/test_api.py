@@ -330,3 +330,10 @@ async def test_a_form_post_that_is_not_utf8_is_a_400_and_creates_nothing(client)
     assert response.status == 400
     assert "UTF-8" in await response.text()
     assert await total_runs(client) == 0
+
+
+async def test_a_page_url_matching_no_route_gets_the_html_error_page(client):
+    response = await client.get("/runs/abc")
+    assert response.status == 404
+    assert response.content_type == "text/html"
+    assert "There is no page at /runs/abc" in await response.text()
