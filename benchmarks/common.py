@@ -41,17 +41,20 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def builtin_target(delay: str = "0-0", core: int | None = 0, workers: int = 1) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(pinned(core, [PYTHON, "run.py", "target", "--port", str(port),
-                                          "--delay", delay, "--workers", str(workers)]),
-                            cwd=ROOT, stdout=subprocess.DEVNULL)
+def _serving(argv: list[str], port: int) -> Iterator[str]:
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}/"
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def builtin_target(delay: str = "0-0", core: int | None = 0, workers: int = 1):
+    port = free_port()
+    return _serving(pinned(core, [PYTHON, "run.py", "target", "--port", str(port),
+                                  "--delay", delay, "--workers", str(workers)]), port)
 
 
 @contextlib.contextmanager
@@ -69,14 +72,8 @@ events {{ worker_connections 20000; }}
 http {{ access_log off; keepalive_requests 100000000;
   server {{ listen 127.0.0.1:{port}; location / {{ return 200 "{"x" * 1000}"; }} }} }}
 """)
-        proc = subprocess.Popen(pinned(core, [nginx, "-c", str(conf), "-p", tmp]),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for_port(port)
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        with _serving(pinned(core, [nginx, "-c", str(conf), "-p", tmp]), port) as url:
+            yield url
 
 
 def bench_json(url: str, *args: str, core: int | None = 1) -> tuple[dict, float]:
