@@ -33,6 +33,6 @@ class HealthProbe:
         cpu, wall = self._cpu_seconds(), time.monotonic()
         busy = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-6)
         health = Health(cpu_percent=busy, rss_bytes=self._process.memory_info().rss,
-                        loop_lag_ms=self._max_lag_s * 1000.0)
+                        loop_lag_ms=self._max_lag_s * 1000.0, cpu_seconds=cpu - self._cpu)
         self._cpu, self._wall, self._max_lag_s = cpu, wall, 0.0
         return health

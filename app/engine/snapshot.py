@@ -24,10 +24,12 @@ class Health:
     cpu_percent: float = 0.0      # of one core; 200 means two cores busy
     rss_bytes: int = 0
     loop_lag_ms: float = 0.0
+    cpu_seconds: float = 0.0      # CPU time used in the interval: what totals add up
 
     def merge(self, other: Health) -> Health:
         return Health(self.cpu_percent + other.cpu_percent, self.rss_bytes + other.rss_bytes,
-                      max(self.loop_lag_ms, other.loop_lag_ms))
+                      max(self.loop_lag_ms, other.loop_lag_ms),
+                      self.cpu_seconds + other.cpu_seconds)
 
 
 @dataclass
@@ -88,7 +90,8 @@ class Snapshot:
                            "max": self.service.max_ns / 1e6},
             "health": {"cpu_percent": round(self.health.cpu_percent, 1),
                        "rss_mb": round(self.health.rss_bytes / 2**20, 1),
-                       "loop_lag_ms": round(self.health.loop_lag_ms, 2)},
+                       "loop_lag_ms": round(self.health.loop_lag_ms, 2),
+                       "cpu_s": round(self.health.cpu_seconds, 4)},
         }
 
     @classmethod
@@ -105,7 +108,8 @@ class Snapshot:
             error_samples=dict(data["error_samples"]),
             latency=latency, service=service,
             health=Health(h.get("cpu_percent", 0.0), int(h.get("rss_mb", 0.0) * 2**20),
-                          h.get("loop_lag_ms", 0.0)),
+                          h.get("loop_lag_ms", 0.0),
+                          h.get("cpu_s", h.get("cpu_percent", 0.0) / 100.0 * data["elapsed_s"])),
         )
 
 
@@ -128,7 +132,7 @@ class Summary:
         self.seconds += 1
         self.duration_s += elapsed
         self.peak_rss_bytes = max(self.peak_rss_bytes, snap.health.rss_bytes)
-        self.cpu_seconds += snap.health.cpu_percent / 100.0 * elapsed
+        self.cpu_seconds += snap.health.cpu_seconds
         self.max_loop_lag_ms = max(self.max_loop_lag_ms, snap.health.loop_lag_ms)
         self.max_in_flight = max(self.max_in_flight, in_flight)
 

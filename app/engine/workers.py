@@ -78,13 +78,20 @@ async def serve_worker(plan_msg: dict[str, Any], out: BinaryIO) -> None:
     plan = WorkerPlan(spec, plan_msg["worker"], plan_msg["workers"], start_ns)
     recorder, probe = Recorder(), HealthProbe()
     second = 0
+    last_tick = start_ns
 
     async def tick() -> None:
-        nonlocal second
+        # a busy loop may run a tick late: the snapshot then covers the real interval,
+        # so rates and CPU stay right and the seconds still add up to the run's length;
+        # and a late tick is not followed by an instant catch-up one (a 1 ms "second")
+        nonlocal second, last_tick
         while True:
-            await asyncio.sleep(max(0.0, (start_ns + (second + 1) * 1_000_000_000 - now_ns()) / 1e9))
+            due = max(start_ns + (second + 1) * 1_000_000_000, last_tick + 500_000_000)
+            await asyncio.sleep(max(0.0, (due - now_ns()) / 1e9))
+            now = now_ns()
             second += 1
-            out.write(encode_frame(("snapshot", recorder.snapshot(second, 1.0, probe.sample()))))
+            elapsed, last_tick = (now - last_tick) / 1e9, now
+            out.write(encode_frame(("snapshot", recorder.snapshot(second, elapsed, probe.sample()))))
 
     background = [asyncio.create_task(tick()), asyncio.create_task(probe.watch_loop_lag())]
     try:
@@ -93,7 +100,7 @@ async def serve_worker(plan_msg: dict[str, Any], out: BinaryIO) -> None:
         for task in background:
             task.cancel()
         commands.cancel()
-    elapsed = (now_ns() - start_ns - second * 1_000_000_000) / 1e9
+    elapsed = (now_ns() - last_tick) / 1e9
     if elapsed > 0.001 or recorder.completed:
         out.write(encode_frame(("snapshot", recorder.snapshot(second + 1, max(elapsed, 0.001),
                                                              probe.sample()))))

@@ -241,7 +241,7 @@ async def test_duration_stop_and_snapshots_each_second(recorder_server):
     run, snaps = await run_to_end({"url": url, "duration": "2s", "concurrency": 2})
     assert run.outcome is Outcome.FINISHED
     assert 2 <= len(snaps) <= 3
-    assert snaps[0].elapsed_s == 1.0 and snaps[0].completed > 0
+    assert snaps[0].elapsed_s == pytest.approx(1.0, abs=0.2) and snaps[0].completed > 0
     assert run.summary.to_dict()["duration_s"] == pytest.approx(2.0, abs=0.3)
 
 
