@@ -19,6 +19,7 @@ from app.status import RunStatus
 from app.store import runs as store
 
 from . import display, form
+from .api import parse_list_query
 from .keys import DB, MANAGER, SETTINGS
 from .runs import RunActive
 
@@ -184,21 +185,21 @@ async def _run_or_none(request: web.Request, raw_id: str) -> store.RunRecord | N
 # --- History ---------------------------------------------------------------------------
 
 async def history(request: web.Request) -> web.Response:
-    q = request.query
-    text = q.get("q", "").strip()
-    status = q.get("status", "")
-    status = status if status in {s.value for s in RunStatus} else ""
-    sort = q.get("sort", "created")
-    sort = sort if sort in store.SORT_KEYS else "created"
-    order = "asc" if q.get("order") == "asc" else "desc"
+    # the API's parser, so a bad filter is a 400 naming it here too, not silently ignored
+    params = {k: v for k in ("q", "status", "sort", "order") if (v := request.query.get(k, ""))}
+    page_raw = request.query.get("page", "1")
+    page = int(page_raw) if page_raw.isascii() and page_raw.isdigit() and len(page_raw) < 9 else 0
     try:
-        page = max(1, int(q.get("page", "1")))
-    except ValueError:
-        page = 1
-    records, total = await store.list_runs(
-        request.app[DB], text=text, status=RunStatus(status) if status else None,
-        sort=sort, descending=order == "desc", limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE)
+        if page < 1:
+            raise SpecError({"page": f"{page_raw!r} is not a page number (1, 2, …)"})
+        query = parse_list_query({**params, "limit": str(PAGE_SIZE),
+                                  "offset": str((page - 1) * PAGE_SIZE)})
+    except SpecError as exc:
+        return await error_page(request, 400, "Bad history query",
+                                "; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    records, total = await store.list_runs(request.app[DB], **query)
+    text, status = query["text"].strip(), params.get("status", "")
+    sort, order = query["sort"], "desc" if query["descending"] else "asc"
     pages = max(1, -(-total // PAGE_SIZE))
     params = {"q": text, "status": status, "sort": sort, "order": order}
     return await render(request, "runs/index.html", {

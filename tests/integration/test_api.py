@@ -337,3 +337,17 @@ async def test_a_page_url_matching_no_route_gets_the_html_error_page(client):
     assert response.status == 404
     assert response.content_type == "text/html"
     assert "There is no page at /runs/abc" in await response.text()
+
+
+@pytest.mark.parametrize("query, field", [("page=abc", "page"), ("page=0", "page"),
+                                          ("sort=zzz", "sort"), ("order=up", "order"),
+                                          ("status=bogus", "status")])
+async def test_history_page_names_a_bad_query_parameter(client, query, field):
+    response = await client.get(f"/runs?{query}")
+    assert response.status == 400
+    assert f"{field}: " in await response.text()
+
+
+async def test_history_page_accepts_the_empty_filter_form(client):
+    response = await client.get("/runs?q=&status=&sort=&order=")
+    assert response.status == 200
