@@ -35,69 +35,27 @@ with an empty body as a disconnect.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import socket
 import ssl
 from time import monotonic_ns
-from urllib.parse import quote, urlsplit
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpResponseParser
 
-from app.spec import INDEX_PLACEHOLDER, RunSpec
 
 from .errors import ConnectTimeout, InvalidHTTP
 from .plan import LATE_START_NS, WorkerPlan
 from .recorder import Recorder
+from .request_bytes import RequestTemplate
 
 SWEEP_S = 0.1
 MIN_SWEEP_S = 0.01
 TIMER_SLACK_NS = 1_000_000
-USER_AGENT = "stampede-fast"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class _HeadersOnly(Exception):
     """Raised from on_headers_complete to end a HEAD response at its headers: httptools
     cannot tell llhttp that a response has no body, so the parser is replaced instead."""
-
-
-class _Request:
-    """The request bytes, encoded once; with `{i}`, the parts around each occurrence."""
-    __slots__ = ("constant", "parts", "host", "port", "tls_hostname")
-
-    def __init__(self, spec: RunSpec):
-        parts = urlsplit(spec.url)
-        if INDEX_PLACEHOLDER in parts.netloc:
-            raise ValueError("the fast engine resolves the host once: "
-                             "{i} is supported in the path and query only")
-        self.host = parts.hostname or ""
-        self.port = parts.port or _DEFAULT_PORTS[parts.scheme]
-        self.tls_hostname = self.host if parts.scheme == "https" else None
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        # non-ASCII to %XX as a browser would; reserved characters, escapes and {i} stay
-        target = quote(target, safe="!#$%&'()*+,/:;=?@[]~{}")
-        netloc = parts.netloc.rpartition("@")[2]
-        given = {name.lower() for name, _ in spec.headers}
-        lines = []
-        if "host" not in given:
-            lines.append(f"Host: {netloc}")
-        if "user-agent" not in given:
-            lines.append(f"User-Agent: {USER_AGENT}")
-        if parts.username is not None and "authorization" not in given:
-            user_pass = f"{parts.username}:{parts.password or ''}".encode()
-            lines.append(f"Authorization: Basic {base64.b64encode(user_pass).decode()}")
-        lines += [f"{name}: {value}" for name, value in spec.headers]
-        body = spec.body.encode()
-        if (body or spec.method in ("POST", "PUT", "PATCH")) and "content-length" not in given:
-            lines.append(f"Content-Length: {len(body)}")
-        if not spec.keepalive:
-            lines.append("Connection: close")
-        # as in the other engines, `{i}` is replaced in the URL only, not in headers or body
-        self.parts = f"{spec.method} {target} HTTP/1.1\r\n".encode().split(
-            INDEX_PLACEHOLDER.encode())
-        self.parts[-1] += "".join(f"{line}\r\n" for line in lines).encode() + b"\r\n" + body
-        self.constant = self.parts[0] if len(self.parts) == 1 else None
 
 
 def _ssl_context(verify: bool) -> ssl.SSLContext:
@@ -225,7 +183,7 @@ class _HeadConn(_Conn):
 
 
 class _Engine:
-    def __init__(self, plan: WorkerPlan, recorder: Recorder, request: _Request,
+    def __init__(self, plan: WorkerPlan, recorder: Recorder, request: RequestTemplate,
                  address: tuple, ssl_ctx: ssl.SSLContext | None):
         spec = plan.spec
         self.loop = asyncio.get_running_loop()
@@ -426,7 +384,7 @@ class _Engine:
 async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     spec = plan.spec
-    request = _Request(spec)
+    request = RequestTemplate(spec)
     ssl_ctx = _ssl_context(spec.verify_tls) if request.tls_hostname is not None else None
     address: tuple | None = None
     dns_error: Exception | None = None
