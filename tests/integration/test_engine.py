@@ -205,9 +205,11 @@ def test_too_many_open_files_when_descriptors_run_out(tmp_path):
     assert "Too many open files" in snap["error_samples"]["too_many_open_files"]
 
 
-async def test_open_model_rate_is_kept(recorder_server):
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_open_model_rate_is_kept(recorder_server, engine):
     url = str(recorder_server.make_url("/"))
-    run, snaps = await run_to_end({"url": url, "rate": 200, "duration": "3s", "concurrency": 20})
+    run, snaps = await run_to_end({"url": url, "rate": 200, "duration": "3s", "concurrency": 20,
+                                   "engine": engine})
     s = run.summary.to_dict()
     assert 570 <= s["started"] <= 630, s["started"]
     # a loaded machine may wake a timer late now and then; never a systematic lag
