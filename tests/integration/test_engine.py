@@ -217,7 +217,8 @@ async def test_open_model_rate_is_kept(recorder_server, engine):
     assert s["duration_s"] == pytest.approx(3.0, abs=0.3)
 
 
-async def test_coordinated_omission_is_corrected(aiohttp_server):
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_coordinated_omission_is_corrected(aiohttp_server, engine):
     """At 100/s with one slot, a 1 s stall delays the ~100 requests due behind it:
     their latency from the due time shows it, service time does not."""
     async def handler(request):
@@ -229,7 +230,7 @@ async def test_coordinated_omission_is_corrected(aiohttp_server):
     app.router.add_get("/{i}", handler)
     server = await aiohttp_server(app)
     run, _ = await run_to_end({"url": str(server.make_url("/{i}")), "rate": 100,
-                               "requests": 250, "concurrency": 1})
+                               "requests": 250, "concurrency": 1, "engine": engine})
     s = run.summary.to_dict()
     assert s["requests"] == 250
     assert s["late_starts"] >= 80
