@@ -40,7 +40,24 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
             return None
         return index, plan.start_ns + int(due_s * 1e9)
 
+    finished = asyncio.Event()
+    running = plan.concurrency
+
+    def thread_done() -> None:
+        nonlocal running
+        running -= 1
+        if running == 0:
+            finished.set()
+
     def user() -> None:
+        try:
+            send_requests()
+        finally:
+            # queued behind this thread's own recorder callbacks (FIFO): once every
+            # thread_done has run on the loop, every result has been recorded
+            loop.call_soon_threadsafe(thread_done)
+
+    def send_requests() -> None:
         session = requests.Session() if spec.keepalive else None
         while (item := next_request()) is not None:
             index, due = item
@@ -73,14 +90,15 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
     threads = [threading.Thread(target=user, daemon=True) for _ in range(plan.concurrency)]
     for thread in threads:
         thread.start()
-    # poll rather than join: a join per thread would need as many executor threads
-    while any(t.is_alive() for t in threads) and not stopping.is_set():
-        try:
-            await asyncio.wait_for(stopping.wait(), 0.05)
-        except asyncio.TimeoutError:
-            pass
+    waits = {asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(finished.wait())}
+    if deadline is not None:   # at the deadline, requests in flight are abandoned (as wrk does)
+        waits.add(asyncio.ensure_future(asyncio.sleep(max(0.0, (deadline - now_ns()) / 1e9))))
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for fut in waits:
+        fut.cancel()
     # threads still blocked in a request are daemons: the worker exits without them
     halt.set()
+
 
 def _late(recorder: Recorder) -> None:
     recorder.late_starts += 1
