@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import sys
-import time
 from typing import Any
 
 from app.engine import Outcome, Run, start
@@ -14,6 +13,9 @@ from app.engine.histogram import Histogram
 from app.engine.limits import port_exhaustion_warning
 from app.engine.snapshot import Snapshot
 from app.spec import RunSpec, SpecError, parse_spec
+from app.status import RunStatus
+from app.store import db as store_db
+from app.store import runs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,7 +68,12 @@ def main(args: argparse.Namespace) -> int:
 
 async def _bench(spec: RunSpec, args: argparse.Namespace) -> dict[str, Any]:
     saver = await _Saver.open(args.db, spec) if args.save else None
-    run = await start(spec)
+    try:
+        run = await start(spec)
+    except BaseException as exc:   # stored runs stay honest: never left "running"
+        if saver:
+            await saver.close_failed(f"{type(exc).__name__}: {exc}")
+        raise
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.stop)
@@ -101,28 +108,26 @@ class _Saver:
 
     @classmethod
     async def open(cls, path: str, spec: RunSpec) -> _Saver:
-        from app.store import db as store_db, runs
         db = await store_db.open_db(path)
-        record = await runs.create_run(db, spec.to_dict())
-        await runs.mark_running(db, record.id)
+        record = await runs.create_run(db, spec.to_dict(), status=RunStatus.RUNNING)
         return cls(db, record.id)
 
     async def add(self, snap: Snapshot) -> None:
-        from app.store import runs
         await runs.append_samples(self.db, self.run_id, [runs.sample_record(snap)])
 
     async def close(self, run: Run) -> None:
-        from app.store import runs
-        from app.status import RunStatus
         status = RunStatus(run.outcome.value) if run.outcome else RunStatus.FAILED
         await runs.finish_run(self.db, self.run_id, status, run.summary.to_dict(), run.error)
+        await self.db.close()
+
+    async def close_failed(self, error: str) -> None:
+        await runs.finish_run(self.db, self.run_id, RunStatus.FAILED, None, error)
         await self.db.close()
 
 
 class _Progress:
     def __init__(self, spec: RunSpec):
         self.spec = spec
-        self.t0 = time.monotonic()
 
     def show(self, run: Run, snap: Snapshot) -> None:
         total = run.summary.total

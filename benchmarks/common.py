@@ -60,8 +60,8 @@ def builtin_target(delay: str = "0-0", core: int | None = 0, workers: int = 1):
 @contextlib.contextmanager
 def nginx_target(core: int | None = 0) -> Iterator[str]:
     """nginx-light answering 1,000 bytes from memory: a target far faster than any client here."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(nginx):
+    nginx = nginx_path()
+    if nginx is None:
         raise RuntimeError("nginx is not installed (apt-get install -y nginx-light)")
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,6 +74,22 @@ http {{ access_log off; keepalive_requests 100000000;
 """)
         with _serving(pinned(core, [nginx, "-c", str(conf), "-p", tmp]), port) as url:
             yield url
+
+
+def nginx_path() -> str | None:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return nginx if os.path.exists(nginx) else None
+
+
+@contextlib.contextmanager
+def fastest_target(core: int | None = 0) -> Iterator[tuple[str, str]]:
+    """(url, name): nginx when installed, else the built-in target with no delay."""
+    if nginx_path():
+        with nginx_target(core) as url:
+            yield url, "nginx (1 worker)"
+    else:
+        with builtin_target("0-0", core) as url:
+            yield url, "built-in target, delay 0"
 
 
 def bench_json(url: str, *args: str, core: int | None = 1) -> tuple[dict, float]:

@@ -20,7 +20,6 @@ and the run with the median CPU per request is shown.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -30,7 +29,7 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PYTHON, ROOT, builtin_target, nginx_target  # noqa: E402
+from common import PYTHON, ROOT, fastest_target  # noqa: E402
 
 WRK = "/usr/bin/wrk"
 SERVER_CORE, CLIENT_CORE = "0", "1"
@@ -141,13 +140,7 @@ def main() -> None:
         "bare": lambda: run_bare(url, 1, 0.001),
     }
     names = [n for n in args.clients.split(",") if n in clients]
-    with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(nginx_target(core=int(SERVER_CORE)))
-            target_name = "nginx (1 worker)"
-        except RuntimeError:
-            url = stack.enter_context(builtin_target("0-0", core=int(SERVER_CORE)))
-            target_name = "built-in target, delay 0"
+    with fastest_target(core=int(SERVER_CORE)) as (url, target_name):
         run_wrk(url, c, 1.0)    # warm-up: nginx worker, TCP
         results, fixed = {}, {}
         for name in names:

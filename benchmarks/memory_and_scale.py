@@ -18,18 +18,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import bench_json, builtin_target, nginx_target  # noqa: E402
+from common import bench_json, builtin_target, fastest_target  # noqa: E402
 
 
 def memory(args: argparse.Namespace) -> dict:
-    try:
-        target = nginx_target()
-        url = target.__enter__()
-    except RuntimeError:
-        target = builtin_target("0-0")
-        url = target.__enter__()
-    try:
-        rows = {}
+    rows = {}
+    with fastest_target() as (url, _):
         for n in (10_000, 1_000_000):
             result, wall = bench_json(url, "-n", str(n), "-c", str(args.concurrency),
                                       "--engine", args.engine)
@@ -38,8 +32,6 @@ def memory(args: argparse.Namespace) -> dict:
                        "wall_s": round(wall, 1)}
             print(f"{n:>9,} requests: peak RSS {result['peak_rss_mb']:.1f} MB, "
                   f"{result['rps']:,.0f} req/s, errors {result['errors']}", flush=True)
-    finally:
-        target.__exit__(None, None, None)
     ratio = rows[1_000_000]["peak_rss_mb"] / rows[10_000]["peak_rss_mb"]
     print(f"peak RSS ratio 1M / 10k = {ratio:.3f} (required <= 1.2)")
     return {"engine": args.engine, "concurrency": args.concurrency, "runs": rows,

@@ -55,7 +55,9 @@ class Recorder:
     def response_then_sent(self, status: int, nbytes: int, due_ns: int, sent_ns: int,
                            end_ns: int) -> None:
         """`response(...)` then `sent()` in one call: in the closed model the next request
-        leaves as the response arrives, so in flight does not change."""
+        leaves as the response arrives, so in flight does not change. A deliberate copy of
+        response()'s body: calling it would add a Python frame to the fast engine's hottest
+        path (callgrind: ~13 % of its instructions per request went with these frames)."""
         self.started += 1
         self.completed += 1
         self.bytes_received += nbytes

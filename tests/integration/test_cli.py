@@ -77,3 +77,24 @@ async def test_invalid_input_exits_2_naming_the_field(args, field):
     code, out, err = await bench(*args)
     assert code == 2 and out == ""
     assert f"error: {field}:" in err
+
+
+async def test_save_stores_the_run_where_the_dashboard_lists_it(server, tmp_path):
+    from app.store import db as store_db
+    from app.store import runs
+
+    db_path = tmp_path / "runs.sqlite"
+    code, out, err = await bench(f"http://127.0.0.1:{server.port}/", "-n", "25", "-c", "5",
+                                 "--name", "saved <run>", "--save", "--db", str(db_path),
+                                 "--json")
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    db = await store_db.open_db(db_path)
+    try:
+        record = await runs.get_run(db, run_id)
+        samples = await runs.get_samples(db, run_id)
+    finally:
+        await db.close()
+    assert record.status.value == "finished" and record.name == "saved <run>"
+    assert record.summary["requests"] == 25 and record.summary["status_codes"] == {"200": 25}
+    assert sum(s.data["completed"] for s in samples) == 25
