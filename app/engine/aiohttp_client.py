@@ -6,6 +6,7 @@ import asyncio
 import aiohttp
 
 from .driver import drive
+from .errors import aiohttp_timeout
 from .plan import WorkerPlan
 from .recorder import Recorder
 
@@ -23,14 +24,18 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
     headers = dict(spec.headers)
     body = spec.body.encode() if spec.body else None
     method = spec.method
+    limit_s, connect_limit_s = spec.timeout, spec.connect_timeout
     async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(), raise_for_status=False) as session:
         request = session.request
 
         async def send(url: str) -> tuple[int, int]:
-            async with request(method, url, headers=headers, data=body) as response:
-                data = await response.read()   # read fully: a load test must drain bodies
-                return response.status, len(data)
+            try:        # costs nothing until a timeout: the sample then names the limit
+                async with request(method, url, headers=headers, data=body) as response:
+                    data = await response.read()   # read fully: a load test must drain bodies
+                    return response.status, len(data)
+            except asyncio.TimeoutError as exc:
+                raise aiohttp_timeout(exc, limit_s, connect_limit_s) from exc
 
         await drive(plan, recorder, stopping, send)

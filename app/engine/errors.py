@@ -26,8 +26,19 @@ class ErrorClass(str, Enum):
     OTHER = "other"
 
 
-class ConnectTimeout(TimeoutError):
-    """Raised by the fast engine when the TCP/TLS connect exceeds connect_timeout."""
+class Timeout(TimeoutError):
+    """A timeout that says which limit of the spec ran out, and its value."""
+    label = "timeout"
+
+
+class ConnectTimeout(Timeout):
+    """The TCP/TLS connect exceeded connect_timeout."""
+    label = "connect timeout"
+
+
+class RequestTimeout(Timeout):
+    """No complete response (headers and body) within the total timeout."""
+    label = "request timeout"
 
 
 class InvalidHTTP(Exception):
@@ -78,5 +89,20 @@ def classify(exc: BaseException) -> ErrorClass:
 
 
 def describe(exc: BaseException) -> str:
+    """The sample message: ours say which limit ran out, others their type and text."""
     text = str(exc) or repr(exc)
-    return f"{type(exc).__name__}: {text}"[:SAMPLE_CHARS]
+    label = exc.label if isinstance(exc, Timeout) else type(exc).__name__
+    return f"{label}: {text}"[:SAMPLE_CHARS]
+
+
+def aiohttp_timeout(exc: asyncio.TimeoutError, timeout: float,
+                    connect_timeout: float) -> BaseException:
+    """aiohttp's timeouts do not name their limit (the total one is a bare TimeoutError()):
+    the same failure as one of ours, carrying the spec's value. aiohttp raises
+    ConnectionTimeoutError for sock_connect and a plain TimeoutError for total; a
+    SocketTimeoutError (sock_read, which the engine does not set) is left as it is."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectTimeout(f"no connection within {connect_timeout:g} s")
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return exc
+    return RequestTimeout(f"no complete response within {timeout:g} s")
