@@ -12,6 +12,7 @@ import re
 import resource
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,8 @@ MAX_WORKERS = 64
 FD_RESERVE = 64
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+# whole numbers given as text or float: far above any count, far below a costly int
+_MAX_INT_DIGITS = 18
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
@@ -147,6 +150,11 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
     if not errors.keys() & {"requests", "duration", "stages"} and values["requests"] is None \
             and values["duration"] is None and not values["stages"]:
         errors["requests"] = "give a number of requests and/or a duration"
+    if not errors.keys() & {"rate", "stages"} and values["stages"] and values["rate"] is None \
+            and not any(stage.rate > 0 for stage in values["stages"]):
+        # every stage at 0 with no base rate: nothing is ever due, the run would "finish" at once
+        errors["stages"] = ("every stage has rate 0 and there is no base rate, so nothing would "
+                            "be sent: give a stage a rate above 0, or a rate")
     if not errors.keys() & {"concurrency", "workers"}:
         workers, concurrency = values["workers"], values["concurrency"]
         if concurrency < workers:
@@ -225,12 +233,21 @@ def _body(raw: Any) -> str:
 def _positive_int(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError("must be a whole number")
-    try:
-        value = int(str(raw).replace("_", "").replace(",", "")) if not isinstance(raw, int) else raw
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a whole number") from None
-    if isinstance(raw, float) and raw != int(raw):
-        raise ValueError("must be a whole number")
+    if isinstance(raw, int):
+        value = raw
+    else:
+        # Decimal, not float, so no digit is rounded away: "10.0" and JSON's 10.0 are whole,
+        # 10.5 is not; "1,000" and "1_000" are how people write thousands
+        text = str(raw).replace("_", "").replace(",", "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"{raw!r} is not a whole number") from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise ValueError(f"{raw!r} is not a whole number")
+        if number.adjusted() > _MAX_INT_DIGITS:     # "1e999999999" would be a huge int
+            raise ValueError(f"{raw!r} is too large")
+        value = int(number)
     if value <= 0:
         raise ValueError("must be greater than 0")
     return value

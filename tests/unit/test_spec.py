@@ -87,3 +87,40 @@ def test_workers_auto_is_the_core_count():
 def test_wrong_json_types_get_a_message_not_a_python_error(field, value):
     errors = errors_of({"url": URL, "requests": 1, field: value})
     assert "object is not" not in errors[field] and "must be" in errors[field]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (10.0, 10), ("10.0", 10), (10, 10), ("1,000", 1000), ("1_000", 1000), (" 7 ", 7),
+    ("1e3", 1000),
+])
+def test_whole_numbers_are_accepted_in_any_spelling(raw, expected):
+    spec = parse_spec({"url": URL, "requests": raw, "concurrency": raw, "workers": 1})
+    assert (spec.requests, spec.concurrency) == (expected, expected)
+    assert type(spec.requests) is int and type(spec.concurrency) is int
+
+
+@pytest.mark.parametrize("raw, words", [
+    (10.5, "not a whole number"), ("10.5", "not a whole number"), (True, "whole number"),
+    (False, "whole number"), ("ten", "not a whole number"), ("inf", "whole"),
+    (float("nan"), "whole"), ("0x10", "whole"), ([10], "whole"), ("1e999999999", "too large"),
+    (1e300, "too large"), (0.0, "greater than 0"), (-2.0, "greater than 0"),
+])
+def test_integer_fields_refuse_what_is_not_a_whole_number(raw, words):
+    errors = errors_of({"url": URL, "duration": 5, "concurrency": raw})
+    assert words in errors["concurrency"], errors
+
+
+@pytest.mark.parametrize("stages", [[[2, 0]], "2s:0", [[1, 0], [5, 0]], "10s:0, 1m:0"])
+def test_stages_that_send_nothing_are_refused_on_the_stages_field(stages):
+    errors = errors_of({"url": URL, "stages": stages})
+    assert set(errors) == {"stages"}
+    assert "rate 0" in errors["stages"] and "nothing" in errors["stages"]
+
+
+@pytest.mark.parametrize("data", [
+    {"url": URL, "stages": [[2, 0], [2, 10]]},              # a later stage sends
+    {"url": URL, "rate": 50, "stages": [[2, 0]]},           # ramps down from the base rate
+    {"url": URL, "stages": "10s:100, 10s:0"},
+])
+def test_stages_that_send_something_are_accepted(data):
+    assert parse_spec(data).stages
