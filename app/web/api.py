@@ -88,12 +88,14 @@ def parse_list_query(params: Any) -> dict[str, Any]:
         if raw == "":
             query[name] = default
             continue
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        # "-1" is a whole number, just out of range: say the range, not "not a number"
+        digits = raw[1:] if raw.startswith("-") else raw
+        if not digits.isascii() or not digits.isdigit() or len(digits) > 12:
             errors[name] = f"{raw!r} is not a whole number"
             continue
         value = int(raw)
         if value < low or (high is not None and value > high):
-            errors[name] = f"must be from {low} to {high}" if high else f"must be at least {low}"
+            errors[name] = f"must be from {low} to {high}" if high else f"must be ≥ {low}"
         query[name] = value
     if errors:
         raise SpecError(errors)
