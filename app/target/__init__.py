@@ -1,1 +1,1 @@
-"""The built-in demo target: an HTTP server that answers every request after a random delay."""
+"""The built-in demo target: an HTTP server that answers every request after a seeded delay."""

@@ -1,16 +1,12 @@
-"""The demo target: answers any request after a seeded random delay (0-3 s by default).
+"""The demo target: answers any request after a seeded delay (0-3 s by default).
 
 It is the test server of the "aiohttp sends 1,000,000 requests" experiment, rebuilt to hold ~10k
 keep-alive connections on one core: a bare asyncio.Protocol with httptools on uvloop, one timer
 handle per request (no task), and responses pre-encoded except for the Delay value.
 
 Per-request overrides in the query string: delay=MIN-MAX or delay=X (seconds), status=NNN,
-size=N (body bytes). Every accepted request consumes exactly one rng.random() draw, in arrival
-order, even when its delay range is overridden, so a sequential client sees the sequence of
-random.Random(seed). A request rejected with 400 draws nothing.
-
-With workers > 1, worker k seeds its rng with seed + k: identical seeds would make every worker
-replay the same delays, and seed + k keeps the whole set reproducible from one number.
+size=N (body bytes). A request's delay is a pure function of the seed and its request target
+(delays.py), so every run, worker and arrival order gives `/17?delay=0-3` the same delay.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import math
-import random
 import resource
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +22,7 @@ from pathlib import Path
 import httptools
 import uvloop
 
+from app.target.delays import DelayHash
 from app.target.responses import (
     BAD_HTTP,
     TAIL_CLOSE,
@@ -74,10 +70,10 @@ class TargetConfig:
 
 
 class _Target:
-    """One server's state, shared by its connections: the rng, encoded plans, open transports."""
+    """One server's state, shared by its connections: the delay hash, encoded plans, transports."""
 
-    def __init__(self, config: TargetConfig, worker_index: int, body: bytes, content_type: str):
-        self.rng = random.Random(config.seed + worker_index)
+    def __init__(self, config: TargetConfig, body: bytes, content_type: str):
+        self.delay_hash = DelayHash(config.seed)
         self.config = config
         self.body = body
         self.content_type = content_type
@@ -182,7 +178,8 @@ class _TargetProtocol(asyncio.Protocol):
         if self._closing:
             return
         parser = self._parser
-        plan = self._target.plan_for(self._url)
+        url = self._url
+        plan = self._target.plan_for(url)
         self._url = b""
         close = not parser.should_keep_alive()
         if close:
@@ -196,7 +193,7 @@ class _TargetProtocol(asyncio.Protocol):
         if plan.rejected:
             self._respond((plan.head, tail, body), 0.0, close)
             return
-        delay = plan.low + self._target.rng.random() * plan.span
+        delay = plan.low + self._target.delay_hash.fraction(url) * plan.span
         self._respond((plan.head, b"%.3f" % delay, tail, body), delay, close)
 
     # response ordering
@@ -252,12 +249,12 @@ class _TargetProtocol(asyncio.Protocol):
                 self._transport.resume_reading()
 
 
-async def _start(config: TargetConfig, worker_index: int) -> tuple[asyncio.Server, _Target]:
+async def _start(config: TargetConfig) -> tuple[asyncio.Server, _Target]:
     if config.body_file is None:
         body, content_type = pattern_body(config.body_size), "text/plain"
     else:
         body, content_type = Path(config.body_file).read_bytes(), "text/html"
-    target = _Target(config, worker_index, body, content_type)
+    target = _Target(config, body, content_type)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: _TargetProtocol(target, loop),
@@ -269,13 +266,13 @@ async def _start(config: TargetConfig, worker_index: int) -> tuple[asyncio.Serve
     return server, target
 
 
-async def start_target(config: TargetConfig, worker_index: int = 0) -> asyncio.Server:
-    """Bind and serve in the running loop; the rng is seeded with config.seed + worker_index.
+async def start_target(config: TargetConfig) -> asyncio.Server:
+    """Bind and serve in the running loop.
 
     Under uvloop the result is a uvloop Server, which has the same interface (sockets, close,
     wait_closed). With port 0, read the port from server.sockets[0].getsockname()[1].
     """
-    server, _ = await _start(config, worker_index)
+    server, _ = await _start(config)
     return server
 
 
@@ -289,7 +286,8 @@ def serve(config: TargetConfig) -> None:
     _raise_fd_limit()
 
     def run_worker(index: int, port: int, on_listening: Callable[[int], None]) -> None:
-        uvloop.run(_serve_until_signalled(replace(config, port=port), index, on_listening))
+        # Every worker serves the same delays: they depend on the request, not on the worker.
+        uvloop.run(_serve_until_signalled(replace(config, port=port), on_listening))
 
     def announce(port: int) -> None:
         host = f"[{config.host}]" if ":" in config.host else config.host
@@ -315,14 +313,12 @@ def _raise_fd_limit() -> None:
             pass  # keep the soft limit; the server still runs, just with fewer connections
 
 
-async def _serve_until_signalled(
-    config: TargetConfig, worker_index: int, on_listening: Callable[[int], None]
-) -> None:
+async def _serve_until_signalled(config: TargetConfig, on_listening: Callable[[int], None]) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
-    server, target = await _start(config, worker_index)
+    server, target = await _start(config)
     try:
         on_listening(server.sockets[0].getsockname()[1])
         await stop.wait()

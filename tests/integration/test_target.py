@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import random
 import selectors
 import signal
 import socket
@@ -22,6 +21,7 @@ import pytest
 import requests
 import uvloop
 
+from app.target.delays import delay_for
 from app.target.server import TargetConfig, parse_delay, start_target
 
 pytestmark = pytest.mark.timeout(30)
@@ -101,35 +101,27 @@ def is_closed_by_server(sock: socket.socket) -> bool:
     return sock.recv(1) == b""
 
 
-def expected_delays(seed: int, ranges: list[tuple[float, float]]) -> list[str]:
-    rng = random.Random(seed)
-    return [f"{low + rng.random() * (high - low):.3f}" for low, high in ranges]
+# --- the seeded delays (across processes and workers: test_target_delays.py) ---
 
 
-# --- the seeded delay sequence ---
-
-
-def test_sequential_delays_replay_random_seed(start_server: StartTarget) -> None:
+def test_a_delay_depends_on_seed_and_request_target_only(start_server: StartTarget) -> None:
     config = TargetConfig(port=0, delay_min=0.0, delay_max=0.01, seed=7)
-    expected = expected_delays(7, [(0.0, 0.01)] * 25)
-    for url in (start_server(config), start_server(config)):
+    targets = [f"/{i}" for i in range(20)] + ["/?delay=0.002-0.004", "/x?delay=0.005", "/x?size=3"]
+    expected = {target: f"{delay_for(7, target.encode(), *_range_of(target)):.3f}" for target in targets}
+    assert len(set(expected.values())) > 5  # the delays do vary
+    first, second = start_server(config), start_server(config)
+    # a rejected request in between changes nothing (it used to skip a draw of a shared rng)
+    for url, order in ((first, targets), (second, targets[::-1] + ["/?delay=bad"] + targets)):
         with requests.Session() as session:
-            got = [session.get(url).headers["Delay"] for _ in range(25)]
-        assert got == expected
-    other_url = start_server(TargetConfig(port=0, delay_max=0.01, seed=8))
-    with requests.Session() as session:
-        assert [session.get(other_url).headers["Delay"] for _ in range(25)] != expected
+            responses = [(target, session.get(url + target, timeout=5)) for target in order]
+        assert [(t, r.headers.get("Delay")) for t, r in responses] == [(t, expected.get(t)) for t in order]
+    assert responses[len(targets)][1].status_code == 400
 
 
-def test_overridden_ranges_consume_the_same_rng_and_rejections_none(start_server: StartTarget) -> None:
-    url = start_server(TargetConfig(port=0, delay_max=0.01, seed=3))
-    paths = ["/", "/?delay=0.002-0.004", "/?delay=bad", "/", "/?delay=0.005", "/x?size=3"]
-    ranges = [(0.0, 0.01), (0.002, 0.004), (0.0, 0.01), (0.005, 0.005), (0.0, 0.01)]
-    with requests.Session() as session:
-        responses = [session.get(url + path) for path in paths]
-    assert responses[2].status_code == 400 and "Delay" not in responses[2].headers
-    accepted = [r.headers["Delay"] for r in responses if r.status_code == 200]
-    assert accepted == expected_delays(3, ranges)
+def _range_of(target: str) -> tuple[float, float]:
+    if "delay=" not in target:
+        return 0.0, 0.01
+    return parse_delay(target.split("delay=", 1)[1])
 
 
 # --- connections ---
