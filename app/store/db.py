@@ -10,6 +10,7 @@ import os
 import re
 import sqlite3
 import time
+import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from pathlib import Path
 import aiosqlite
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+# SQL name of fold(): SQLite's LIKE, lower() and NOCASE fold ASCII letters only
+FOLD_FUNCTION = "stampede_fold"
 
 
 class MigrationError(RuntimeError):
@@ -66,6 +69,16 @@ async def _configure(db: aiosqlite.Connection) -> None:
     await db.execute("PRAGMA synchronous = NORMAL")
     # Off by default in SQLite, per connection: needed for ON DELETE CASCADE.
     await db.execute("PRAGMA foreign_keys = ON")
+    # Functions live per connection too; deterministic lets SQLite use them in indexes.
+    await db.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
+
+
+def fold(text: str | None) -> str | None:
+    """Text as search compares it: Unicode case folding ("Ünïcödé" ~ "ÜNÏCÖDÉ", "ß" ~ "ss")
+    after NFKC, so composed and decomposed accents, and width variants, match too."""
+    if not isinstance(text, str):
+        return text
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 @asynccontextmanager

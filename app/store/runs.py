@@ -18,7 +18,7 @@ from app.engine.histogram import Histogram
 from app.engine.snapshot import Snapshot, Summary
 from app.status import RunStatus
 
-from .db import transaction
+from .db import FOLD_FUNCTION, fold, transaction
 
 _RUN_COLUMNS = ("id, name, url, spec_json, engine, model, status, created_at, started_at, "
                 "finished_at, summary_json, error_message")
@@ -218,17 +218,15 @@ async def list_runs(db: aiosqlite.Connection, *, text: str = "",
 def _run_filter(text: str, status: RunStatus | None) -> tuple[str, dict[str, Any]]:
     clauses, params = [], {}
     if text.strip():
-        clauses.append("(name LIKE :pattern ESCAPE '\\' OR url LIKE :pattern ESCAPE '\\')")
-        params["pattern"] = f"%{_escape_like(text.strip())}%"
+        # instr, not LIKE: a literal substring ("50%" finds "50%", not "500"), compared
+        # Unicode-case-insensitively on both sides by the connection's fold function
+        clauses.append(f"(instr({FOLD_FUNCTION}(name), :needle) > 0"
+                       f" OR instr({FOLD_FUNCTION}(url), :needle) > 0)")
+        params["needle"] = fold(text.strip())
     if status is not None:
         clauses.append("status = :status")
         params["status"] = RunStatus(status).value
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _escape_like(text: str) -> str:
-    """Make LIKE's wildcards match themselves ("50%" finds "50%", not "500")."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def get_samples(db: aiosqlite.Connection, run_id: int) -> list[SampleRecord]:
