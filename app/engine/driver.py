@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from .plan import LATE_START_NS, WorkerPlan, now_ns
+from .plan import LATE_START_NS, WorkerPlan, now_ns, sleep_until
 from .recorder import Recorder
 
 Send = Callable[[str], Awaitable[tuple[int, int]]]   # url -> (status, bytes received)
@@ -27,6 +27,10 @@ async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, s
     deadline = plan.deadline_ns
 
     async def user() -> None:
+        if pacer is None:
+            await sleep_until(start_ns)
+        # open model: users exist before the start and wait for their first due time
+        # themselves, so the first request is not a late start for the start-up's sake
         for index in indices:
             if pacer is not None:
                 due_s = pacer.due_s(index)
@@ -37,7 +41,7 @@ async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, s
                     return
                 now = now_ns()
                 if due > now:
-                    await asyncio.sleep((due - now) / 1e9)
+                    await sleep_until(due)
                 elif now - due > LATE_START_NS:
                     recorder.late_starts += 1
                 sent = now_ns()
@@ -55,12 +59,11 @@ async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, s
                 continue
             recorder.response(status, nbytes, due, sent, now_ns())
 
-    await _sleep_until(start_ns)
     users = asyncio.gather(*(user() for _ in range(plan.concurrency)))
     stop_wait = asyncio.ensure_future(stopping.wait())
     waits: set[asyncio.Future] = {users, stop_wait}
     if deadline is not None:
-        waits.add(asyncio.ensure_future(_sleep_until(deadline)))
+        waits.add(asyncio.ensure_future(sleep_until(deadline)))
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -70,8 +73,3 @@ async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, s
         with contextlib.suppress(asyncio.CancelledError):
             await users
 
-
-async def _sleep_until(t_ns: int) -> None:
-    delay = (t_ns - now_ns()) / 1e9
-    if delay > 0:
-        await asyncio.sleep(delay)

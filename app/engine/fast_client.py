@@ -14,8 +14,9 @@ a future or a timer:
 - the open model keeps one timer for the next due request and a list of idle
   connections. A request is a late start when its due time passed while every
   connection was busy (as in driver.py, where a user picks the index up late);
-  libuv timers have 1 ms resolution, so a request may leave up to TIMER_SLACK_NS
-  before it is due, its latency then counting from the send.
+  libuv timers have 1 ms resolution and may fire early, so a timer that fires
+  before the next request is due is armed again: no request leaves before it
+  is due.
 
 The host is resolved once, before second 0; the first address is used for the
 whole run. If resolution fails the run records ONE dns_failure and ends, rather
@@ -44,13 +45,12 @@ from httptools import HttpParserCallbackError, HttpParserError, HttpResponsePars
 
 
 from .errors import ConnectTimeout, InvalidHTTP
-from .plan import LATE_START_NS, WorkerPlan
+from .plan import LATE_START_NS, TIMER_RESOLUTION_NS, WorkerPlan
 from .recorder import Recorder
 from .request_bytes import RequestTemplate
 
 SWEEP_S = 0.1
 MIN_SWEEP_S = 0.01
-TIMER_SLACK_NS = 1_000_000
 
 
 class _HeadersOnly(Exception):
@@ -315,11 +315,12 @@ class _Engine:
             self._retire(conn)
             return
         due = self._next_due
-        if due - now <= TIMER_SLACK_NS:
-            # every slot was busy when it fell due (an idle one would have taken it)
-            if now - due > LATE_START_NS:
+        if due <= now:
+            # a late start only if every slot was busy when it fell due; with a slot idle
+            # the due timer merely has not run yet, which is no lack of connections
+            if now - due > LATE_START_NS and not self._idle:
                 self.recorder.late_starts += 1
-            self._send(conn, self._next_index, min(due, now), now)
+            self._send(conn, self._next_index, due, now)
             self._advance()
             return
         self._idle.append(conn)
@@ -332,8 +333,8 @@ class _Engine:
             return
         idle = self._idle
         now = monotonic_ns()
-        while idle and not self.exhausted and self._next_due - now <= TIMER_SLACK_NS:
-            self._send(idle.pop(), self._next_index, min(self._next_due, now), now)
+        while idle and not self.exhausted and self._next_due <= now:
+            self._send(idle.pop(), self._next_index, self._next_due, now)
             self._advance()
         if self.exhausted:
             while idle:
@@ -343,8 +344,8 @@ class _Engine:
 
     def _arm(self, now: int) -> None:
         if self._due_timer is None and self._idle and not self.exhausted:
-            self._due_timer = self.loop.call_later(max(0.0, (self._next_due - now) / 1e9),
-                                                   self._dispatch)
+            wait_ns = max(self._next_due - now, TIMER_RESOLUTION_NS)
+            self._due_timer = self.loop.call_later(wait_ns / 1e9, self._dispatch)
 
     # the run's edges
 

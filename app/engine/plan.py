@@ -1,6 +1,7 @@
-"""What one worker process runs: its share of a RunSpec (pure)."""
+"""What one worker process runs: its share of a RunSpec (pure, but for the clock)."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Iterator
@@ -11,6 +12,9 @@ from app.spec import INDEX_PLACEHOLDER, LoadModel, RunSpec
 from .pacing import Pacer
 
 LATE_START_NS = 1_000_000   # picked up more than 1 ms after it was due: no free slot in time
+# libuv's timers count whole milliseconds from a cached loop time, so they may fire up to
+# about 1 ms early; a wait that must not end early waits at least this long each time
+TIMER_RESOLUTION_NS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,10 @@ class UrlFor:
 
 def now_ns() -> int:
     return time.monotonic_ns()
+
+
+async def sleep_until(t_ns: int) -> None:
+    """Return at t_ns or later, never before: a request sent before it is due would make
+    its latency from the due time too short (even negative) and the rate too high."""
+    while (left := t_ns - now_ns()) > 0:
+        await asyncio.sleep(max(left, TIMER_RESOLUTION_NS) / 1e9)

@@ -24,6 +24,9 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
     halt = threading.Event()
     deadline = plan.deadline_ns
     headers = dict(spec.headers)
+    if not spec.keepalive and not any(k.lower() == "connection" for k in headers):
+        # requests would announce keep-alive on the connection it is about to drop
+        headers["Connection"] = "close"
     body = spec.body.encode() if spec.body else None
     timeout = (spec.connect_timeout, spec.timeout)
 
@@ -59,6 +62,10 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
 
     def send_requests() -> None:
         session = requests.Session() if spec.keepalive else None
+        if pacer is None:
+            # threads start before the run does (so starting them is never a late start);
+            # time.sleep never wakes early
+            time.sleep(max(0.0, (plan.start_ns - now_ns()) / 1e9))
         while (item := next_request()) is not None:
             index, due = item
             now = now_ns()
@@ -86,7 +93,6 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
             loop.call_soon_threadsafe(recorder.response, response.status_code,
                                       len(response.content), due, sent, now_ns())
 
-    await asyncio.sleep(max(0.0, (plan.start_ns - now_ns()) / 1e9))
     threads = [threading.Thread(target=user, daemon=True) for _ in range(plan.concurrency)]
     for thread in threads:
         thread.start()
