@@ -163,6 +163,11 @@ def text_histogram(hist: Histogram, rows: int = 10) -> list[list[float]]:
     return [[round(lo + width * (i + 1), 3), n] for i, n in enumerate(bins)]
 
 
+def _ms(value: float | None) -> str:
+    """No responses, no latency: a dash, never 0."""
+    return "—" if value is None else f"{value:.3f}"
+
+
 def render_text(r: dict[str, Any], spec: RunSpec) -> str:
     lat = r["latency_ms"]
     lines = ["", "Summary:",
@@ -174,12 +179,12 @@ def render_text(r: dict[str, Any], spec: RunSpec) -> str:
              f"  Received:\t{r['bytes']:,} bytes", "",
              "Latency (ms)" + (" from due time, coordinated-omission corrected"
                                if spec.model.value == "open" else "") + ":",
-             f"  mean {lat['mean']:.3f}  p50 {lat['p50']:.3f}  p90 {lat['p90']:.3f}  "
-             f"p99 {lat['p99']:.3f}  p99.9 {lat['p999']:.3f}  max {lat['max']:.3f}"]
+             f"  mean {_ms(lat['mean'])}  p50 {_ms(lat['p50'])}  p90 {_ms(lat['p90'])}  "
+             f"p99 {_ms(lat['p99'])}  p99.9 {_ms(lat['p999'])}  max {_ms(lat['max'])}"]
     if spec.model.value == "open":
         svc = r["service_ms"]
-        lines.append(f"  service time: p50 {svc['p50']:.3f}  p99 {svc['p99']:.3f}  "
-                     f"max {svc['max']:.3f}   late starts {r['late_starts']:,}")
+        lines.append(f"  service time: p50 {_ms(svc['p50'])}  p99 {_ms(svc['p99'])}  "
+                     f"max {_ms(svc['max'])}   late starts {r['late_starts']:,}")
     if r["histogram"]:
         lines += ["", "Response time histogram (ms):"]
         peak = max(n for _, n in r["histogram"]) or 1

@@ -67,6 +67,7 @@ class Run:
         self.error: str | None = None
         self._workers = workers
         self._stop_requested = False
+        self.start_ns = 0      # the monotonic instant second 0 begins at, once workers are ready
         self._drains = [asyncio.ensure_future(w.drain_stderr()) for w in workers]
 
     async def _ready(self) -> None:
@@ -74,9 +75,9 @@ class Run:
             msg = await asyncio.wait_for(read_frame(worker.process.stdout), READY_TIMEOUT_S)
             if msg is None or msg[0] != "ready":
                 raise RuntimeError(self._describe_failure(worker, msg))
-        start_ns = _now_ns() + START_MARGIN_NS
+        self.start_ns = _now_ns() + START_MARGIN_NS
         for worker in self._workers:
-            worker.send(json.dumps({"go": start_ns}))
+            worker.send(json.dumps({"go": self.start_ns}))
 
     def stop(self) -> None:
         """Ask every worker to stop; the iteration then ends after their last snapshot."""

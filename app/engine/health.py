@@ -15,7 +15,6 @@ class HealthProbe:
     def __init__(self) -> None:
         self._process = psutil.Process()
         self._cpu = self._cpu_seconds()
-        self._wall = time.monotonic()
         self._max_lag_s = 0.0
 
     def _cpu_seconds(self) -> float:
@@ -30,9 +29,8 @@ class HealthProbe:
             self._max_lag_s = max(self._max_lag_s, time.monotonic() - before - _LAG_PROBE_S)
 
     def sample(self) -> Health:
-        cpu, wall = self._cpu_seconds(), time.monotonic()
-        busy = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-6)
-        health = Health(cpu_percent=busy, rss_bytes=self._process.memory_info().rss,
+        cpu = self._cpu_seconds()
+        health = Health(rss_bytes=self._process.memory_info().rss,
                         loop_lag_ms=self._max_lag_s * 1000.0, cpu_seconds=cpu - self._cpu)
-        self._cpu, self._wall, self._max_lag_s = cpu, wall, 0.0
+        self._cpu, self._max_lag_s = cpu, 0.0
         return health

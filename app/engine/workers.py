@@ -22,10 +22,12 @@ from app.spec import Engine, RunSpec, parse_spec
 
 from .health import HealthProbe
 from .limits import raise_nofile_limit
-from .plan import WorkerPlan, now_ns
+from .plan import WorkerPlan, now_ns, sleep_until
 from .recorder import Recorder
+from .snapshot import Snapshot
 
 _HEADER = struct.Struct("!I")
+FOLD_NS = 500_000_000     # a last interval shorter than this is folded into the second before
 
 
 def encode_frame(message: tuple[Any, ...]) -> bytes:
@@ -77,34 +79,62 @@ async def serve_worker(plan_msg: dict[str, Any], out: BinaryIO) -> None:
         return
     plan = WorkerPlan(spec, plan_msg["worker"], plan_msg["workers"], start_ns)
     recorder, probe = Recorder(), HealthProbe()
-    second = 0
-    last_tick = start_ns
-
-    async def tick() -> None:
-        # a busy loop may run a tick late: the snapshot then covers the real interval,
-        # so rates and CPU stay right and the seconds still add up to the run's length;
-        # and a late tick is not followed by an instant catch-up one (a 1 ms "second")
-        nonlocal second, last_tick
-        while True:
-            due = max(start_ns + (second + 1) * 1_000_000_000, last_tick + 500_000_000)
-            await asyncio.sleep(max(0.0, (due - now_ns()) / 1e9))
-            now = now_ns()
-            second += 1
-            elapsed, last_tick = (now - last_tick) / 1e9, now
-            out.write(encode_frame(("snapshot", recorder.snapshot(second, elapsed, probe.sample()))))
-
-    background = [asyncio.create_task(tick()), asyncio.create_task(probe.watch_loop_lag())]
+    ticks = _Ticks(start_ns, recorder, probe, out)
+    background = [asyncio.create_task(ticks.run()), asyncio.create_task(probe.watch_loop_lag())]
     try:
         await run_engine(plan, recorder, stopping)
     finally:
         for task in background:
             task.cancel()
         commands.cancel()
-    elapsed = (now_ns() - last_tick) / 1e9
-    if elapsed > 0.001 or recorder.completed:
-        out.write(encode_frame(("snapshot", recorder.snapshot(second + 1, max(elapsed, 0.001),
-                                                             probe.sample()))))
+    ticks.finish()
 
+
+class _Ticks:
+    """Once a second, the recorder's snapshot of the second just ended goes to the owner.
+
+    Each one is held back for FOLD_NS before it is sent: a run that ends within that
+    time has its last, short interval folded into it (counts and histograms add up
+    exactly), so no sample's rate or CPU % is taken over a few milliseconds. A run
+    shorter than FOLD_NS is one short sample: there is nothing to fold it into.
+    """
+
+    def __init__(self, start_ns: int, recorder: Recorder, probe: HealthProbe, out: BinaryIO):
+        self.start_ns, self.recorder, self.probe, self.out = start_ns, recorder, probe, out
+        self.second = 0
+        self.last_tick = start_ns
+        self.held: Snapshot | None = None
+
+    def _take(self) -> Snapshot:
+        now = now_ns()
+        self.second += 1
+        elapsed, self.last_tick = (now - self.last_tick) / 1e9, now
+        return self.recorder.snapshot(self.second, elapsed, self.probe.sample())
+
+    def _send(self, snap: Snapshot) -> None:
+        self.out.write(encode_frame(("snapshot", snap)))
+
+    async def run(self) -> None:
+        while True:
+            # a busy loop may run a tick late: the snapshot then covers the real interval,
+            # so rates and CPU stay right and the seconds still add up to the run's length;
+            # and a late tick is not followed by an instant catch-up one
+            due = max(self.start_ns + (self.second + 1) * 1_000_000_000,
+                      self.last_tick + FOLD_NS)
+            await sleep_until(due)
+            self.held = self._take()
+            await sleep_until(self.last_tick + FOLD_NS)
+            held, self.held = self.held, None
+            self._send(held)
+
+    def finish(self) -> None:
+        """The engine is done: send what is held, with the tail folded in, or the tail."""
+        tail = self._take()
+        if self.held is not None:
+            self.held.extend(tail)
+            self._send(self.held)
+        elif tail.elapsed_s > 0.001 or tail.completed or tail.started:
+            self._send(tail)
 
 def main() -> None:
     # fd 1 becomes the frame channel; stray prints must not corrupt it

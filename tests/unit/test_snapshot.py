@@ -4,7 +4,7 @@ from app.engine.snapshot import Health, Snapshot, Summary
 
 def snap(second, elapsed, completed, cpu_s, latencies_ms, rss_mb=50):
     s = Snapshot(second=second, elapsed_s=elapsed, completed=completed, ok=completed,
-                 health=Health(cpu_percent=100 * cpu_s / elapsed, rss_bytes=rss_mb * 2**20,
+                 health=Health(rss_bytes=rss_mb * 2**20,
                                loop_lag_ms=1.0, cpu_seconds=cpu_s))
     s.status_codes[200] = completed
     s.latency.record_ns([int(ms * 1e6) for ms in latencies_ms])
