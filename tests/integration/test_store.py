@@ -1,6 +1,7 @@
 """The storage layer against real SQLite files (no mocks)."""
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 
@@ -44,6 +45,9 @@ def snapshot_sample(second: int, latencies_ms: list[float]) -> tuple[Snapshot, S
     return snap, record
 
 
+LATEST = [1, 2, 3]
+
+
 async def versions(conn) -> list[int]:
     rows = await conn.execute_fetchall("SELECT version FROM schema_migrations ORDER BY version")
     return [row[0] for row in rows]
@@ -57,7 +61,8 @@ async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path):
     try:
         assert path.exists()
         rows = await conn.execute_fetchall("SELECT version, name FROM schema_migrations")
-        assert [(r[0], r[1]) for r in rows] == [(1, "initial"), (2, "run_summary_columns")]
+        assert [(r[0], r[1]) for r in rows] == [(1, "initial"), (2, "run_summary_columns"),
+                                                (3, "no_latency_without_responses")]
         assert (await conn.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
         assert (await conn.execute_fetchall("PRAGMA foreign_keys"))[0][0] == 1
         assert (await conn.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 5000
@@ -73,7 +78,7 @@ async def test_reopening_applies_nothing_twice(tmp_path):
         rows = await conn.execute_fetchall("SELECT version, applied_at FROM schema_migrations")
         applied.append([tuple(r) for r in rows])
         await conn.close()
-    assert applied[0] == applied[1] and len(applied[0]) == 2
+    assert applied[0] == applied[1] and [v for v, _ in applied[0]] == LATEST
 
 
 async def test_older_database_upgrades_in_place_with_backfill(tmp_path):
@@ -92,7 +97,7 @@ async def test_older_database_upgrades_in_place_with_backfill(tmp_path):
 
     conn = await open_db(path)
     try:
-        assert await versions(conn) == [1, 2]
+        assert await versions(conn) == LATEST
         rows = await conn.execute_fetchall(
             "SELECT name, requests, rps, p50_ms, p99_ms, error_rate, duration_s FROM runs"
             " ORDER BY id")
@@ -104,19 +109,62 @@ async def test_older_database_upgrades_in_place_with_backfill(tmp_path):
         await conn.close()
 
 
+async def test_error_only_runs_stored_with_zero_latency_become_null(tmp_path):
+    """Migration 0003 on rows as the code before it wrote them: a run whose every request
+    was a transport error had 0 ms latencies and sorted as the fastest."""
+    path = tmp_path / "old.db"
+    conn = await open_db(path, upto=2)
+    zeros = {k: 0.0 for k in ("mean", "min", "p50", "p90", "p99", "p999", "max")}
+    old = [("errors", {"requests": 50, "ok": 0, "failed": 0, "errors": 50, "duration_s": 0.5,
+                       "rps": 100.0, "latency_ms": zeros, "service_ms": zeros,
+                       "percentile_curve": [[50.0, 0.0]]}),
+           ("mixed", {"requests": 40, "ok": 10, "failed": 10, "errors": 20, "duration_s": 2.0,
+                      "rps": 20.0, "latency_ms": {**zeros, "p50": 3.0, "p99": 7.0},
+                      "service_ms": zeros, "percentile_curve": [[50.0, 3.0]]})]
+    for name, data in old:
+        await conn.execute(
+            "INSERT INTO runs (name, url, spec_json, engine, model, status, created_at,"
+            " summary_json, rps, p50_ms, p99_ms) VALUES (?, 'http://x/', '{}', 'fast',"
+            " 'closed', 'finished', 1.0, ?, ?, ?, ?)",
+            (name, json.dumps(data), data["rps"], data["latency_ms"]["p50"],
+             data["latency_ms"]["p99"]))
+    second = {"second": 1, "elapsed_s": 0.5, "ok": 0, "failed": 0, "errors": 50, "rps": 100.0,
+              "latency_ms": {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "p999": 0.0,
+                             "max": 0.0},
+              "service_ms": {"p50": 0.0, "p99": 0.0, "max": 0.0}}
+    await conn.execute("INSERT INTO samples (run_id, second, data_json, latency_hist,"
+                       " service_hist) VALUES (1, 1, ?, x'', x'')", (json.dumps(second),))
+    await conn.close()
+
+    conn = await open_db(path)
+    try:
+        errors, mixed = await get_runs(conn, [1, 2])
+        assert set(errors.summary["latency_ms"].values()) == {None}
+        assert set(errors.summary["service_ms"].values()) == {None}
+        assert errors.summary["percentile_curve"] == [] and errors.summary["rps"] == 0.0
+        assert mixed.summary["latency_ms"]["p50"] == 3.0 and mixed.summary["rps"] == 10.0
+        page, _ = await list_runs(conn, sort="p50", descending=False)
+        assert [r.name for r in page] == ["mixed", "errors"]      # no latency sorts last
+        rows = await conn.execute_fetchall("SELECT data_json FROM samples")
+        stored = json.loads(rows[0][0])
+        assert set(stored["latency_ms"].values()) == {None} and stored["rps"] == 0.0
+    finally:
+        await conn.close()
+
+
 async def test_failing_migration_rolls_back_and_leaves_database_usable(tmp_path):
     migrations = tmp_path / "migrations"
     shutil.copytree(default_migrations_dir(), migrations)
     # The first statement succeeds: only a real transaction undoes it.
-    (migrations / "0003_broken.sql").write_text(
+    (migrations / "0099_broken.sql").write_text(
         "CREATE TABLE extra (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n")
     path = tmp_path / "s.db"
-    with pytest.raises(MigrationError, match="0003_broken.sql"):
+    with pytest.raises(MigrationError, match="0099_broken.sql"):
         await open_db(path, migrations_dir=migrations)
 
     conn = await open_db(path)
     try:
-        assert await versions(conn) == [1, 2]
+        assert await versions(conn) == LATEST
         tables = await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")
         assert "extra" not in {row[0] for row in tables}
         run = await create_run(conn, spec("after"))
