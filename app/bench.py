@@ -132,9 +132,10 @@ class _Progress:
     def show(self, run: Run, snap: Snapshot) -> None:
         total = run.summary.total
         elapsed = run.summary.duration_s
-        rps = total.completed / elapsed if elapsed else 0.0
+        rps = total.completed / elapsed if elapsed else 0.0    # of requests done, for the ETA
         parts = [f"{total.completed:,}" + (f"/{self.spec.requests:,}" if self.spec.requests else ""),
-                 f"{snap.completed / snap.elapsed_s:,.0f} req/s", f"errors {total.errors + total.failed:,}"]
+                 f"{snap.responses / snap.elapsed_s:,.0f} req/s",
+                 f"errors {total.errors + total.failed:,}"]
         eta = None
         if self.spec.requests and rps:
             eta = (self.spec.requests - total.completed) / rps
