@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import math
+import os
 import resource
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ import httptools
 import uvloop
 
 from app.target.delays import DelayHash
+from app.target.lifeline import die_with_parent, inherited_fd, parent_gone
 from app.target.responses import (
     BAD_HTTP,
     TAIL_CLOSE,
@@ -282,12 +284,18 @@ def serve(config: TargetConfig) -> None:
     Prints one "target listening on ..." line once every worker is bound. Raises OSError when
     the port cannot be bound or body_file cannot be read. Call it from a plain process (no
     running loop, no threads): extra workers are forked.
+
+    Started with a lifeline in the environment (lifeline.ENV_FD, as the dashboard does), it also
+    stops when the process that started it is gone, even if that one was killed with SIGKILL.
     """
     _raise_fd_limit()
+    parent_fd = inherited_fd(os.environ)
+    if parent_fd is not None:
+        die_with_parent()
 
-    def run_worker(index: int, port: int, on_listening: Callable[[int], None]) -> None:
+    def run_worker(index: int, port: int, on_listening: Callable[[int], None], lifeline_fd: int | None) -> None:
         # Every worker serves the same delays: they depend on the request, not on the worker.
-        uvloop.run(_serve_until_signalled(replace(config, port=port), on_listening))
+        uvloop.run(_serve_until_signalled(replace(config, port=port), on_listening, lifeline_fd))
 
     def announce(port: int) -> None:
         host = f"[{config.host}]" if ":" in config.host else config.host
@@ -298,9 +306,9 @@ def serve(config: TargetConfig) -> None:
         )
 
     if config.workers == 1:
-        run_worker(0, config.port, announce)
+        run_worker(0, config.port, announce, parent_fd)
     else:
-        run_workers(config.workers, config.host, config.port, run_worker, announce)
+        run_workers(config.workers, config.host, config.port, run_worker, announce, parent_fd)
 
 
 def _raise_fd_limit() -> None:
@@ -313,11 +321,21 @@ def _raise_fd_limit() -> None:
             pass  # keep the soft limit; the server still runs, just with fewer connections
 
 
-async def _serve_until_signalled(config: TargetConfig, on_listening: Callable[[int], None]) -> None:
+async def _serve_until_signalled(
+    config: TargetConfig, on_listening: Callable[[int], None], lifeline_fd: int | None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    if lifeline_fd is not None:
+
+        def on_lifeline() -> None:
+            if parent_gone(lifeline_fd):
+                loop.remove_reader(lifeline_fd)
+                stop.set()
+
+        loop.add_reader(lifeline_fd, on_lifeline)
     server, target = await _start(config)
     try:
         on_listening(server.sockets[0].getsockname()[1])

@@ -7,6 +7,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,8 +16,9 @@ import psutil
 import pytest
 
 from app.cli import build_parser
+from app.target import leftover
 from app.web.serve import is_loopback, settings_from_args
-from tests.conftest import free_port, start_process, stop_process, wait_for_port
+from tests.conftest import ROOT, free_port, start_process, stop_process, wait_for_port
 
 
 def http(method: str, url: str, body: dict | None = None) -> tuple[int, dict | bytes]:
@@ -150,3 +152,125 @@ def test_a_non_loopback_host_always_gets_a_token():
                                             ("10.0.0.1", False), ("example.com", False)])
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
+
+
+# --- a dashboard that dies takes its target along; a leftover target is handled at start ---
+
+
+def target_of(dashboard: subprocess.Popen) -> psutil.Process:
+    return wait_until(lambda: next((c for c in psutil.Process(dashboard.pid).children()
+                                    if "target" in c.cmdline()), None), 10, "no target")
+
+
+def released(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def exited(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE     # its reaper may be slow
+    except psutil.NoSuchProcess:
+        return True
+
+
+def start_dashboard(port: int, target_port: int, db_path, **kwargs) -> subprocess.Popen:
+    return start_process("--port", str(port), "--target-port", str(target_port),
+                         "--db", str(db_path), **kwargs)
+
+
+def test_a_killed_dashboard_takes_its_target_along_and_can_start_again(tmp_path):
+    port, target_port = free_port(), free_port()
+    db_path = tmp_path / "stampede.sqlite"
+    first = start_dashboard(port, target_port, db_path, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=20, process=first)
+        wait_for_port(target_port, timeout=10)
+        target = target_of(first)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        wait_until(lambda: released(target_port), 10, f"target port {target_port} still open")
+        wait_until(lambda: exited(target), 10, "target still running")
+    finally:
+        stop_process(first)
+    second = start_dashboard(port, target_port, db_path, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, timeout=20, process=second)
+        with urllib.request.urlopen(f"http://127.0.0.1:{target_port}/1?delay=0", timeout=5) as r:
+            assert r.status == 200
+        assert (tmp_path / f"target-{target_port}.pid").exists()
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+        assert not (tmp_path / f"target-{target_port}.pid").exists()    # a clean stop forgets it
+    finally:
+        stop_process(second)
+
+
+def orphan_target(target_port: int) -> psutil.Process:
+    """A target whose starter has exited, as a crashed dashboard of an older version leaves one."""
+    starter = sys.executable
+    launch = ("import subprocess, sys; print(subprocess.Popen(sys.argv[1:], stdin=subprocess."
+              "DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)")
+    out = subprocess.run([starter, "-c", launch, starter, "run.py", "target", "--port",
+                          str(target_port)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                         timeout=10, check=True).stdout
+    wait_for_port(target_port, timeout=10)
+    return psutil.Process(int(out))
+
+
+def test_a_leftover_target_named_by_the_pid_file_is_stopped_at_start(tmp_path):
+    port, target_port = free_port(), free_port()
+    orphan = orphan_target(target_port)
+    try:
+        leftover.record(tmp_path / f"target-{target_port}.pid", orphan, target_port)
+        dashboard = start_dashboard(port, target_port, tmp_path / "db.sqlite",
+                                    stdout=subprocess.PIPE, text=True)
+        try:
+            wait_for_port(port, timeout=30, process=dashboard)
+            assert exited(orphan)
+            assert target_of(dashboard).pid != orphan.pid
+            dashboard.send_signal(signal.SIGTERM)
+            assert dashboard.wait(timeout=30) == 0
+            assert f"pid {orphan.pid}" in dashboard.stdout.read()
+        finally:
+            stop_process(dashboard)
+    finally:
+        if not exited(orphan):
+            orphan.kill()
+
+
+def test_a_leftover_target_without_pid_file_is_named_not_killed(tmp_path):
+    target_port = free_port()
+    orphan = orphan_target(target_port)
+    try:
+        dashboard = start_dashboard(free_port(), target_port, tmp_path / "db.sqlite",
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, err = dashboard.communicate(timeout=30)
+        assert dashboard.returncode == 1
+        assert f"pid {orphan.pid}" in err and f"kill {orphan.pid}" in err
+        assert not exited(orphan)
+    finally:
+        orphan.kill()
+
+
+def test_a_pid_file_naming_another_process_is_never_acted_on(tmp_path):
+    port, target_port = free_port(), free_port()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        pid_path = tmp_path / f"target-{target_port}.pid"
+        pid_path.write_text(json.dumps({"pid": other.pid, "created": psutil.Process(other.pid)
+                                        .create_time(), "owner_pid": 1, "port": target_port}))
+        dashboard = start_dashboard(port, target_port, tmp_path / "db.sqlite",
+                                    stdout=subprocess.DEVNULL)
+        try:
+            wait_for_port(port, timeout=30, process=dashboard)
+            assert other.poll() is None                # not a target: left alone
+            assert target_of(dashboard).is_running()
+        finally:
+            stop_process(dashboard)
+    finally:
+        other.kill()
+        other.wait()
