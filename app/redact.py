@@ -2,18 +2,20 @@
 
 A run's spec is stored as typed, secrets included, because "Run again" must send
 them again. Everything that shows or exports a run (pages, API answers, JSON
-export) goes through `run_view` or `spec_view` first: header values and URL parts
+export) goes through `run_view` first: header values and URL parts
 that look like credentials become MASK, keeping at most an Authorization scheme
 word ("Bearer ••••••") so a reader still sees how the run authenticated.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote_plus
 
 MASK = "••••••"
+R = TypeVar("R")    # a dataclass with `url` and `spec` (store.RunRecord; this stays pure)
 # Header and query parameter names that carry credentials: a substring match, so
 # X-API-Key, X-Auth-Token, access_token, client_secret, Set-Cookie, passwd all count
 # ("author" does not). Masking a harmless value costs little; a shown secret is out.
@@ -70,14 +72,10 @@ def spec_view(spec: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
-def run_view(run: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a run (RunRecord.to_dict()) fit to show or export."""
-    view = dict(run)
-    if isinstance(view.get("url"), str):
-        view["url"] = mask_url(view["url"])
-    if isinstance(view.get("spec"), Mapping):
-        view["spec"] = spec_view(view["spec"])
-    return view
+def run_view(run: R) -> R:
+    """A copy of a run (store.RunRecord) fit to show or export: its url and spec masked.
+    The pages render it and the API answers its to_dict()."""
+    return dataclasses.replace(run, url=mask_url(run.url), spec=spec_view(run.spec))
 
 
 def _mask_header_item(item: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from app.presets import PRESETS
+from app.redact import run_view
 from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import runs as store
@@ -26,9 +27,22 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
 SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSpec)) | {"model"}
-CSV_COLUMNS = ("second", "elapsed_s", "completed", "ok", "failed", "errors", "rps", "in_flight",
-               "late_starts", "bytes", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-               "mean_ms", "cpu_percent", "rss_mb", "loop_lag_ms")
+# The CSV export: these columns, then one per status code and error class seen in the run
+# (status_200, error_request_timeout). Each is (name, where in a sample, decimals or None
+# for a count); an empty cell is a value the second has not got (no responses: no latency).
+CSV_COLUMNS: tuple[tuple[str, tuple[str, ...], int | None], ...] = (
+    ("second", ("second",), None), ("elapsed_s", ("elapsed_s",), 3),
+    ("started", ("started",), None), ("completed", ("completed",), None),
+    ("ok", ("ok",), None), ("failed", ("failed",), None), ("errors", ("errors",), None),
+    ("rps", ("rps",), 2), ("in_flight", ("in_flight",), None),
+    ("max_in_flight", ("max_in_flight",), None), ("late_starts", ("late_starts",), None),
+    ("bytes", ("bytes",), None),
+    *((f"{name}_ms", ("latency_ms", name), 3)
+      for name in ("mean", "p50", "p90", "p99", "p999", "max")),
+    *((f"service_{name}_ms", ("service_ms", name), 3) for name in ("p50", "p99", "max")),
+    ("cpu_percent", ("health", "cpu_percent"), 1), ("rss_mb", ("health", "rss_mb"), 1),
+    ("loop_lag_ms", ("health", "loop_lag_ms"), 3),
+)
 
 
 def _json(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
@@ -47,6 +61,11 @@ def _run_id(request: web.Request) -> int:
     return int(request.match_info["id"])      # the route only matches digits
 
 
+def _run_json(record: store.RunRecord) -> dict[str, Any]:
+    """A run as the API shows it: secrets masked (the store keeps them for Run again)."""
+    return run_view(record).to_dict()
+
+
 def _not_found(run_id: int) -> web.Response:
     return _error(f"run #{run_id} not found", 404)
 
@@ -59,7 +78,7 @@ async def list_runs(request: web.Request) -> web.Response:
     except SpecError as exc:
         return _errors(exc.errors)
     records, total = await store.list_runs(request.app[DB], **query)
-    return _json({"runs": [r.to_dict() for r in records], "total": total})
+    return _json({"runs": [_run_json(r) for r in records], "total": total})
 
 
 def parse_list_query(params: Any) -> dict[str, Any]:
@@ -121,13 +140,13 @@ async def create_run(request: web.Request) -> web.Response:
     except RunActive as exc:
         return _error(str(exc), 409)
     location = request.app.router["api_run"].url_for(id=str(record.id))
-    return _json(record.to_dict(), 201, headers={"Location": str(location)})
+    return _json(_run_json(record), 201, headers={"Location": str(location)})
 
 
 async def get_run(request: web.Request) -> web.Response:
     run_id = _run_id(request)
     record = await store.get_run(request.app[DB], run_id)
-    return _json(record.to_dict()) if record else _not_found(run_id)
+    return _json(_run_json(record)) if record else _not_found(run_id)
 
 
 async def delete_run(request: web.Request) -> web.Response:
@@ -140,14 +159,18 @@ async def delete_run(request: web.Request) -> web.Response:
 
 
 async def stop_run(request: web.Request) -> web.Response:
+    """`?queued=1` also stops the runs queued behind this one ("Stop all" of a preset)."""
     run_id = _run_id(request)
+    queued = request.query.get("queued", "0")
+    if queued not in ("0", "1"):
+        return _errors({"queued": "must be 0 or 1"})
     db = request.app[DB]
     if await store.get_run(db, run_id) is None:
         return _not_found(run_id)
-    if not await request.app[MANAGER].stop(run_id):
+    if not await request.app[MANAGER].stop(run_id, queued_after=queued == "1"):
         return _error(f"run #{run_id} is not active", 409)
     record = await store.get_run(db, run_id)
-    return _json(record.to_dict() if record else None, 202)
+    return _json(_run_json(record) if record else None, 202)
 
 
 async def series(request: web.Request) -> web.StreamResponse:
@@ -164,24 +187,40 @@ async def series(request: web.Request) -> web.StreamResponse:
         samples = list(state.samples)
     else:     # ended (or ended while we read the record): every second is stored by now
         samples = [s.data for s in await store.get_samples(db, run_id)]
+    # the file name is the server's, the same for both formats; JSON stays viewable in a tab
+    name = f"stampede-run-{run_id}.{fmt}"
     if fmt == "csv":
         return web.Response(
             text=series_csv(samples), content_type="text/csv", charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="stampede-run-{run_id}.csv"'})
-    return _json({"run": record.to_dict(), "samples": samples})
+            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _json({"run": _run_json(record), "samples": samples},
+                 headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
 def series_csv(samples: list[dict]) -> str:
+    codes = sorted({code for s in samples for code in s.get("status_codes", {})}, key=int)
+    classes = sorted({cls for s in samples for cls in s.get("error_classes", {})})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([name for name, _, _ in CSV_COLUMNS] + [f"status_{c}" for c in codes]
+                    + [f"error_{c}" for c in classes])
     for s in samples:
-        lat, health = s["latency_ms"], s["health"]
-        writer.writerow((s["second"], s["elapsed_s"], s["completed"], s["ok"], s["failed"],
-                         s["errors"], s["rps"], s["in_flight"], s["late_starts"], s["bytes"],
-                         lat["p50"], lat["p90"], lat["p99"], lat["p999"], lat["max"], lat["mean"],
-                         health["cpu_percent"], health["rss_mb"], health["loop_lag_ms"]))
+        status, errors = s.get("status_codes", {}), s.get("error_classes", {})
+        writer.writerow([_csv_cell(_at(s, path), digits) for _, path, digits in CSV_COLUMNS]
+                        + [status.get(c, 0) for c in codes] + [errors.get(c, 0) for c in classes])
     return out.getvalue()
+
+
+def _at(data: dict, path: tuple[str, ...]) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _csv_cell(value: Any, digits: int | None) -> Any:
+    if value is None:
+        return ""
+    return value if digits is None else f"{value:.{digits}f}"
 
 
 # -- misc ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from app.presets import PRESETS, get_preset
+from app.redact import run_view
 from app.spec import METHODS, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import runs as store
@@ -96,6 +97,11 @@ async def create_run(request: web.Request) -> web.Response:
         errors = {**exc.errors, **errors}
     if errors:
         return await _form_page(request, values, errors, status=400)
+    # a valid run that would stop before its schedule: start it only once confirmed for
+    # exactly this warning (values changed since the warning get asked again)
+    warning = form.schedule_warning(spec)
+    if warning is not None and posted.get("accept_warning") != warning:
+        return await _form_page(request, values, {}, warning=warning)
     try:
         record = await request.app[MANAGER].submit(spec)
     except RunActive as exc:
@@ -114,8 +120,8 @@ async def start_preset(request: web.Request) -> web.Response:
         return await error_page(request, 400, f"Cannot start “{preset.title}”", str(exc))
     try:
         ids = [r.id for r in await request.app[MANAGER].submit_many(specs)]
-    except RunActive as exc:
-        return await _conflict(request, form.default_values(request.app[SETTINGS].target_url), exc)
+    except RunActive as exc:     # the form, filled with the preset's (first) run to start later
+        return await _conflict(request, form.values_from_spec(specs[0].to_dict()), exc)
     then = f"?then={','.join(map(str, ids[1:]))}" if len(ids) > 1 else ""
     raise web.HTTPSeeOther(f"{_run_url(request, ids[0])}{then}")
 
@@ -130,10 +136,12 @@ async def _conflict(request: web.Request, values: dict[str, Any],
 async def _form_page(request: web.Request, values: dict[str, Any], errors: dict[str, str], *,
                      status: int = 200, conflict: bool = False,
                      blocking: store.RunRecord | None = None,
-                     source: store.RunRecord | None = None) -> web.Response:
+                     source: store.RunRecord | None = None,
+                     warning: str | None = None) -> web.Response:
     return await render(request, "runs/new.html", {
         "values": values, "errors": errors, "conflict": conflict, "blocking": blocking,
         "source": source, "methods": METHODS, "engines": form.ENGINE_HELP, "presets": PRESETS,
+        "warning": warning,
     }, status=status)
 
 
@@ -149,12 +157,26 @@ async def show_run(request: web.Request) -> web.Response:
         return await error_page(request, 404, "Run not found",
                                 f"There is no run {request.match_info['id']!r}; it may have "
                                 "been deleted.")
-    then = _parse_ids(request.query.get("then", "")) or []
-    page = {"run": run.to_dict(), "then": [i for i in then if i != run.id],
-            "workers": run.spec.get("workers", 1)}
+    # the runs after this one: a preset's (?then=), only those that exist, and any queued
+    # behind it now (the page may come from the history); the page follows their status
+    then = [i for i in _parse_ids(request.query.get("then", "")) or [] if i != run.id]
+    then += [i for i in request.app[MANAGER].queued_after(run.id) if i not in then]
+    following = [run_view(r) for r in await store.get_runs(request.app[DB], then)]
+    run = run_view(run)       # secrets masked: nothing below shows the stored spec
+    router = request.app.router
+
+    def url(name: str, run_id: int) -> str:
+        return str(router[name].url_for(id=str(run_id)))
+
+    page = {"run": run.to_dict(), "workers": run.spec.get("workers", 1),
+            "urls": {"page": url("show_run", run.id), "run": url("api_run", run.id),
+                     "series": url("api_series", run.id), "ws": url("api_ws", run.id),
+                     "stop": url("api_stop_run", run.id)},
+            "following": [{"id": r.id, "status": r.status.value, "api": url("api_run", r.id)}
+                          for r in following]}
     return await render(request, "runs/show.html", {
-        "run": run, "page": page, "spec_rows": _spec_rows(run.spec),
-        "compare_ids": ",".join(map(str, [run.id, *page["then"]])),
+        "run": run, "page": page, "following": following, "spec_rows": _spec_rows(run.spec),
+        "compare_ids": ",".join(map(str, [run.id, *(r.id for r in following)])),
     })
 
 
@@ -206,6 +228,7 @@ async def history(request: web.Request) -> web.Response:
         "runs": records, "total": total, "page": page, "pages": pages, "params": params,
         "columns": HISTORY_COLUMNS, "statuses": [s.value for s in RunStatus],
         "query": lambda **changes: _query({**params, "page": page, **changes}),
+        "short_url": _short_url,
     })
 
 
@@ -214,6 +237,23 @@ def _query(params: dict[str, Any]) -> str:
     defaults = {"q": "", "status": "", "sort": "created", "order": "desc", "page": 1}
     kept = {k: v for k, v in params.items() if defaults.get(k) != v}
     return "?" + urlencode(kept) if kept else "?"
+
+
+def _short_url(url: str, limit: int = 30) -> str:
+    """At most `limit` characters of a URL: its host and the end of its path, where runs of
+    one sweep differ ("127.0.0.1:8081/…y=0-1&size=10"); an end ellipsis would cut every
+    URL to the same prefix. Pages put the whole URL in a title attribute."""
+    if len(url) <= limit:
+        return url
+    without_scheme = url.partition("://")[2]
+    if len(without_scheme) <= limit:
+        return without_scheme
+    host, _, path = without_scheme.partition("/")
+    keep = limit - len(host) - 2                 # the "/…" between them
+    if keep >= limit // 3:
+        return f"{host}/…{path[-keep:]}"
+    half = (limit - 1) // 2                      # a long host: its start and the URL's end
+    return f"{url[:limit - 1 - half]}…{url[-half:]}"
 
 
 # --- Compare ---------------------------------------------------------------------------
@@ -235,7 +275,7 @@ async def compare(request: web.Request) -> web.Response:
     runs = [found[i] for i in ids]
     return await render(request, "compare.html", {
         "runs": runs, "rows": display.compare_rows([r.summary for r in runs]),
-        "page": {"runs": [r.to_dict() for r in runs]},
+        "page": {"runs": [r.to_dict() for r in runs]}, "short_url": _short_url,
     })
 
 

@@ -93,23 +93,36 @@ class RunManager:
             self._task = asyncio.create_task(self._drive(), name="stampede-runs")
             return records
 
-    async def stop(self, run_id: int) -> bool:
+    def queued_after(self, run_id: int) -> list[int]:
+        """The runs queued behind this one (a preset's next runs), in the order they start."""
+        ids = [queued_id for queued_id, _ in self._queue]
+        if run_id == self._current:
+            return ids
+        return ids[ids.index(run_id) + 1:] if run_id in ids else []
+
+    async def stop(self, run_id: int, *, queued_after: bool = False) -> bool:
         """Stop the running run (it ends after its workers' last second) or drop a queued
-        one without starting it. False if the run is not active."""
+        one without starting it; with `queued_after`, also drop every run queued behind it,
+        so stopping a preset's first run does not start the next. False if the run is not
+        active."""
         state = self._live.get(run_id)
         if state is None:
             return False
+        dropped = self.queued_after(run_id) if queued_after else []
+        if run_id != self._current:
+            if not any(queued_id == run_id for queued_id, _ in self._queue):
+                return False
+            dropped.insert(0, run_id)
+        # out of the queue before the first await: the running run may end meanwhile, and
+        # _drive must not start a run that is being stopped
+        self._queue = deque(item for item in self._queue if item[0] not in dropped)
         if run_id == self._current:
             state.stop_requested = True
             if state.engine_run is not None:
                 state.engine_run.stop()
-            return True
-        for index, (queued_id, _) in enumerate(self._queue):
-            if queued_id == run_id:
-                del self._queue[index]
-                await self._finish(state, RunStatus.STOPPED, None, None)
-                return True
-        return False
+        for queued_id in dropped:
+            await self._finish(self._live[queued_id], RunStatus.STOPPED, None, None)
+        return True
 
     async def shutdown(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Stop everything: queued runs are marked stopped, the running one is stopped and

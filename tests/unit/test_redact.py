@@ -5,6 +5,8 @@ import pytest
 
 from app.redact import MASK, is_secret_name, mask_header, mask_url, run_view, spec_view
 from app.spec import parse_spec
+from app.status import RunStatus
+from app.store.runs import RunRecord
 
 
 @pytest.mark.parametrize("name, value, shown", [
@@ -50,18 +52,21 @@ def test_a_run_view_masks_url_and_headers_and_leaves_the_record_alone():
     spec = parse_spec({"url": "http://u:pw@h/{i}?token=tt", "requests": 1,
                        "headers": ["Authorization: Bearer s3cret", "X-Api-Key: k3y",
                                    "Accept: */*"]}).to_dict()
-    run = {"id": 1, "url": spec["url"], "spec": spec, "name": "n"}
+    run = RunRecord(id=1, name="n", url=spec["url"], spec=spec, engine="aiohttp",
+                    model="closed", status=RunStatus.FINISHED, created_at=0.0, started_at=None,
+                    finished_at=None, summary=None, error_message=None)
     view = run_view(run)
-    text = repr(view)
+    text = repr(view.to_dict())
     for secret in ("s3cret", "k3y", ":pw@", "=tt"):
         assert secret not in text
-    assert view["spec"]["headers"] == [f"Authorization: Bearer {MASK}", f"X-Api-Key: {MASK}",
-                                       "Accept: */*"]
-    assert view["url"] == view["spec"]["url"] == f"http://u:{MASK}@h/{{i}}?token={MASK}"
+    assert view.spec["headers"] == [f"Authorization: Bearer {MASK}", f"X-Api-Key: {MASK}",
+                                    "Accept: */*"]
+    assert view.url == view.spec["url"] == f"http://u:{MASK}@h/{{i}}?token={MASK}"
+    assert (view.id, view.name, view.status) == (1, "n", RunStatus.FINISHED)
     # the stored run is unchanged: "Run again" sends the secrets
-    assert run["spec"]["headers"][0] == "Authorization: Bearer s3cret"
-    assert run["url"] == "http://u:pw@h/{i}?token=tt"
-    assert spec_view(spec) == view["spec"]
+    assert run.spec["headers"][0] == "Authorization: Bearer s3cret"
+    assert run.url == "http://u:pw@h/{i}?token=tt"
+    assert spec_view(spec) == view.spec
 
 
 def test_a_spec_without_secrets_is_shown_as_is():
