@@ -3,10 +3,61 @@
    snapshot a second; a finished run draws the same charts from its stored series. */
 "use strict";
 
+/** How far a run is and when it ends, from its per-second samples (pure: no DOM; the
+    browser tests call it through page.evaluate). */
+const RunProgress = (() => {
+  // The rate's memory: a second `age` seconds old weighs exp(-age / tau), tau at least
+  // SMOOTHING_S. Over a 5 s window the sync preset (one request at a time, 0-3 s each: 0,
+  // 1 or 2 answers a second) made the ETA jump between 53 s and 2m22 within 20 s.
+  const SMOOTHING_S = 20;
+  // A rate from n answers is off by about 1/sqrt(n): a slow run remembers long enough to
+  // hold about this many (the sync preset's 0.65/s: 46 s), a fast one just SMOOTHING_S.
+  const ANSWERS = 30;
+  // Below this many answers a rate says little (one 3 s request at the start is 0.3/s).
+  const MIN_COMPLETED = 5;
+
+  /** Requests per second, exponentially weighted toward the latest seconds: the weighted
+      completions over the weighted seconds. Early in a run (shorter than tau) every weight
+      is near 1: the whole-run average. Null before MIN_COMPLETED answers. */
+  function smoothedRate(samples) {
+    const total = samples.reduce((sum, s) => sum + s.completed, 0);
+    const elapsed = samples.reduce((sum, s) => sum + s.elapsed_s, 0);
+    if (total < MIN_COMPLETED || !(elapsed > 0)) return null;
+    const tau = Math.max(SMOOTHING_S, ANSWERS / (total / elapsed));
+    let count = 0;
+    let time = 0;
+    let age = 0;
+    for (let i = samples.length - 1; i >= 0 && age < 10 * tau; i -= 1) {  // older: < e^-10
+      const weight = Math.exp(-age / tau);
+      count += weight * samples[i].completed;
+      time += weight * samples[i].elapsed_s;
+      age += samples[i].elapsed_s;
+    }
+    return count / time;
+  }
+
+  /** Seconds until the run ends, or null while unknown. A run with a request count ends
+      when the remaining ones are done at the smoothed rate; one with a time limit (duration
+      or stages) when the limit is reached; one with both at whichever comes first. */
+  function etaSeconds({ samples, requests = null, limitS = null, completed = 0, elapsedS = 0 }) {
+    const etas = [];
+    if (requests != null) {
+      const rate = smoothedRate(samples);
+      if (rate > 0) etas.push(Math.max(0, requests - completed) / rate);
+    }
+    if (limitS != null) etas.push(Math.max(0, limitS - elapsedS));
+    return etas.length ? Math.min(...etas) : null;
+  }
+
+  return { etaSeconds, smoothedRate, SMOOTHING_S, ANSWERS, MIN_COMPLETED };
+})();
+
 (() => {
   const { fmt, api, el, setText, pick, isNum } = Stampede;
   const page = Stampede.pageData();
   const run = page.run;
+  const urls = page.urls;        // from the route table, by the server
+  const following = page.following || [];    // the runs queued after this one: {id, api, status}
   const spec = run.spec;
   const workers = Math.max(1, page.workers || 1);
   const isOpen = run.model === "open";
@@ -56,7 +107,7 @@
     charts.rps.update(xs, rps, noData);
     charts.latency.update(xs, ["p50", "p90", "p99", "max"].map((k, i) => ({
       label: k, color: ["#2b8a3e", "#1971c2", "#e8590c", "#c92a2a"][i],
-      values: samples.map((s) => (s.completed ? s.latency_ms[k] : null)),
+      values: samples.map((s) => s.latency_ms[k] ?? null),     // null: no response that second
     })), noData);
     const codes = keysOf(samples, "status_codes").sort();
     const seen = {};
@@ -137,19 +188,8 @@
     } else {
       const limit = runLimitSeconds();
       const fractions = [];
-      const etas = [];
-      if (isNum(spec.requests)) {
-        fractions.push(t.requests / spec.requests);
-        const recent = samples.slice(-5).filter((s) => s.elapsed_s > 0);
-        const rate = recent.length
-          ? recent.reduce((a, s) => a + s.completed, 0) / recent.reduce((a, s) => a + s.elapsed_s, 0)
-          : t.rps;
-        if (rate > 0) etas.push((spec.requests - t.requests) / rate);
-      }
-      if (isNum(limit)) {
-        fractions.push(t.duration_s / limit);
-        etas.push(limit - t.duration_s);
-      }
+      if (isNum(spec.requests)) fractions.push(t.requests / spec.requests);
+      if (isNum(limit)) fractions.push(t.duration_s / limit);
       // The run stops at whichever limit comes first.
       fraction = Math.min(1, Math.max(0, ...fractions));
       if (state.status === "finished") {
@@ -158,7 +198,10 @@
       } else if (ended()) {
         text = `${state.status} at ${Math.floor(100 * fraction)}% after ${fmt.duration(t.duration_s)}`;
       } else {
-        const eta = etas.length ? Math.max(0, Math.min(...etas)) : null;
+        const eta = RunProgress.etaSeconds({
+          samples, requests: isNum(spec.requests) ? spec.requests : null,
+          limitS: isNum(limit) ? limit : null, completed: t.requests, elapsedS: t.duration_s,
+        });
         text = `${Math.floor(100 * fraction)}%` + (eta != null ? ` · ETA ${fmt.duration(eta)}` : "");
       }
     }
@@ -229,26 +272,31 @@
     verdict.className = `verdict ${warnings.length ? "warn" : last ? "ok" : ""}`;
   }
 
+  /** Failed responses (the target answered >= 400) by status, and errors (no response) by
+      class with a sample message: the same split as the "failed" and "errors" counters. */
   function renderErrors() {
     const t = totals();
-    const rows = [];
-    if (t) {
-      for (const [cls, count] of Object.entries(t.error_classes || {}).sort((a, b) => b[1] - a[1])) {
-        rows.push([cls, count, (t.error_samples || {})[cls] || ""]);
-      }
-      for (const [code, count] of Object.entries(t.status_codes || {})) {
-        if (Number(code) >= 400) rows.push([`HTTP ${code}`, count, `the target answered ${code}`]);
-      }
-    }
-    const body = document.querySelector("#error-table tbody");
+    const failed = Object.entries((t && t.status_codes) || {})
+      .filter(([code]) => Number(code) >= 400)
+      .map(([code, count]) => [code, count]);
+    const errors = Object.entries((t && t.error_classes) || {})
+      .sort((a, b) => b[1] - a[1])
+      .map(([cls, count]) => [cls, count, ((t && t.error_samples) || {})[cls] || ""]);
+    fillTable("#failed-table", failed, "No failed responses.");
+    fillTable("#error-table", errors, "No errors.");
+  }
+
+  function fillTable(selector, rows, emptyText) {
+    const body = document.querySelector(`${selector} tbody`);
     const key = JSON.stringify(rows);
     if (body.dataset.key === key) return;
     body.dataset.key = key;
+    const columns = body.closest("table").querySelectorAll("thead th").length;
     body.replaceChildren(...(rows.length
-      ? rows.map(([cls, count, sample]) => el("tr", {},
-          el("td", { class: "mono", text: cls }), el("td", { class: "num", text: fmt.int(count) }),
-          el("td", { class: "sample", text: sample })))
-      : [el("tr", { class: "empty" }, el("td", { colspan: "3", text: "No errors." }))]));
+      ? rows.map(([name, count, sample]) => el("tr", {},
+          el("td", { class: "mono", text: name }), el("td", { class: "num", text: fmt.int(count) }),
+          ...(sample === undefined ? [] : [el("td", { class: "sample", text: sample })])))
+      : [el("tr", { class: "empty" }, el("td", { colspan: String(columns), text: emptyText }))]));
   }
 
   function renderSummary() {
@@ -267,7 +315,7 @@
       ? codes.map(([code, n]) => el("tr", {}, el("td", { text: code }), el("td", { class: "num", text: fmt.int(n) })))
       : [el("tr", { class: "empty" }, el("td", { colspan: "2", text: "No responses." }))]));
     const { xs, ys } = Charts.curvePoints(summary.percentile_curve);
-    charts.curve.update(summary.requests ? xs : [], [{ label: "latency", values: ys }]);
+    charts.curve.update(xs, [{ label: "latency", values: ys }]);     // empty: no response
   }
 
   function renderStatus() {
@@ -275,6 +323,7 @@
     badge.textContent = state.status;
     badge.className = `badge status-${state.status}`;
     document.getElementById("stop").hidden = ended();
+    renderFollowing();
     document.getElementById("queued-note").hidden = state.status !== "queued";
     const message = document.getElementById("run-message");
     const explain = {
@@ -288,7 +337,7 @@
     if (ended()) {
       // The header's "Running: …" link pointed here; it is no longer true.
       const active = document.getElementById("active-run");
-      if (active && active.getAttribute("href") === `/runs/${run.id}`) active.remove();
+      if (active && active.getAttribute("href") === urls.page) active.remove();
     }
     scheduleRender();
   }
@@ -309,13 +358,14 @@
       state.summary = msg.summary || state.summary;
       state.error = msg.error || null;
       renderStatus();
+      refreshFollowing();      // the next run starts (or was stopped) now
     }
   }
 
   let attempts = 0;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/api/runs/${run.id}/ws`);
+    const socket = new WebSocket(`${scheme}//${location.host}${urls.ws}`);
     let fresh = true;
     socket.addEventListener("message", (event) => {
       const msg = JSON.parse(event.data);
@@ -335,7 +385,7 @@
     const delay = Math.min(10000, 500 * 2 ** Math.min(attempts, 5));
     await new Promise((resolve) => setTimeout(resolve, delay));
     try {
-      const current = await api(`/api/runs/${run.id}`);
+      const current = await api(urls.run);
       if (FINAL.has(current.status)) {
         state.status = current.status;
         state.error = current.error_message;
@@ -355,7 +405,7 @@
 
   async function loadStored() {
     try {
-      const { run: stored, samples } = await api(`/api/runs/${run.id}/series`);
+      const { run: stored, samples } = await api(urls.series);
       state.samples = [];
       for (const s of samples) state.samples[s.second - 1] = s;
       state.summary = stored.summary;
@@ -367,24 +417,64 @@
     renderStatus();
   }
 
+  // --- the runs queued after this one ----------------------------------------------------
+
+  const FOLLOW_POLL_MS = 2000;
+  let followTimer = null;
+
+  /** Their real status, from the API, until every one has ended. */
+  async function refreshFollowing() {
+    clearTimeout(followTimer);
+    for (const next of following.filter((f) => !FINAL.has(f.status))) {
+      try {
+        next.status = (await api(next.api)).status;
+      } catch (error) {
+        if (error.status === 404) next.status = "deleted";
+      }
+    }
+    renderFollowing();
+    if (following.some((f) => !FINAL.has(f.status))) {
+      followTimer = setTimeout(refreshFollowing, FOLLOW_POLL_MS);
+    }
+  }
+
+  function renderFollowing() {
+    for (const next of following) {
+      const badge = document.querySelector(`#then-runs li[data-run-id="${next.id}"] .badge`);
+      if (badge && badge.textContent !== next.status) {
+        badge.textContent = next.status;
+        badge.className = `badge status-${next.status}`;
+      }
+    }
+    document.getElementById("stop-all").hidden =
+      ended() || !following.some((f) => f.status === "queued");
+  }
+
   // --- stop ----------------------------------------------------------------------------
 
-  document.getElementById("stop").addEventListener("click", async (event) => {
-    const button = event.currentTarget;
-    button.disabled = true;
+  /** Stop: this run (the next queued one then starts). Stop all: the queued ones too. */
+  async function stop(button, query) {
+    const label = button.textContent;
+    const buttons = [document.getElementById("stop"), document.getElementById("stop-all")];
+    for (const b of buttons) b.disabled = true;
     button.textContent = "Stopping…";
     try {
-      await api(`/api/runs/${run.id}/stop`, { method: "POST" });
+      await api(urls.stop + query, { method: "POST" });
+      refreshFollowing();
     } catch (error) {
-      button.disabled = false;
-      button.textContent = "Stop";
+      for (const b of buttons) b.disabled = false;
+      button.textContent = label;
       const message = document.getElementById("run-message");
       message.textContent = `Could not stop the run: ${error.message}`;
       message.hidden = false;
     }
-  });
+  }
+  document.getElementById("stop").addEventListener("click", (e) => stop(e.currentTarget, ""));
+  document.getElementById("stop-all").addEventListener("click",
+                                                       (e) => stop(e.currentTarget, "?queued=1"));
 
   renderStatus();
+  refreshFollowing();
   if (ended()) loadStored();
   else connect();
 })();

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 
 import pytest
 
@@ -11,7 +12,7 @@ from app.spec import parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
 from app.store import runs as store
-from app.web.api import CSV_COLUMNS
+from app.web.api import CSV_COLUMNS, series_csv
 from app.web.app import create_app
 from app.web.keys import DB, MANAGER
 from tests.conftest import wait_for_status
@@ -65,6 +66,9 @@ async def test_valid_run_is_created_and_finishes_with_exact_counts(client, targe
     assert listed["total"] == 1 and listed["runs"][0]["summary"]["requests"] == 50
 
 
+CSV_BASE = [name for name, _, _ in CSV_COLUMNS]
+
+
 async def test_series_as_csv(client, target_url):
     run = await (await client.post("/api/runs", json=spec(target_url, requests=30))).json()
     await wait_for_status(client, run["id"], FINAL)
@@ -74,14 +78,56 @@ async def test_series_as_csv(client, target_url):
     assert response.headers["Content-Disposition"] == \
         f'attachment; filename="stampede-run-{run["id"]}.csv"'
     rows = list(csv.reader(io.StringIO(await response.text())))
-    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[0] == CSV_BASE + ["status_200"]          # no error columns: there were none
     body = [dict(zip(rows[0], row)) for row in rows[1:]]
     assert [int(r["second"]) for r in body] == list(range(1, len(body) + 1))
     assert sum(int(r["completed"]) for r in body) == 30
-    assert all(float(r["p99_ms"]) >= float(r["p50_ms"]) > 0 for r in body)
+    assert sum(int(r["started"]) for r in body) == 30
+    assert sum(int(r["status_200"]) for r in body) == 30
+    for r in body:
+        if int(r["completed"]):
+            assert float(r["p99_ms"]) >= float(r["p50_ms"]) > 0
+            assert re.fullmatch(r"\d+\.\d{3}", r["p50_ms"]), r["p50_ms"]   # ms: 3 decimals
 
     bad = await client.get(f"/api/runs/{run['id']}/series", params={"format": "xml"})
     assert bad.status == 400 and "format" in (await bad.json())["errors"]
+
+
+async def test_csv_has_a_column_per_status_code_and_error_class(client, target_url):
+    run = await (await client.post("/api/runs", json=spec(
+        target_url + "?status=500&x=", requests=20))).json()
+    await wait_for_status(client, run["id"], FINAL)
+    text = await (await client.get(f"/api/runs/{run['id']}/series?format=csv")).text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sum(int(r["status_500"]) for r in rows) == sum(int(r["failed"]) for r in rows) == 20
+    assert "status_200" not in rows[0] and "errors" in rows[0]
+
+
+def test_csv_cells_fixed_precision_and_empty_for_no_value():
+    def second(n, **fields):
+        base = {"second": n, "elapsed_s": 1.0, "started": 3, "completed": 3, "ok": 1,
+                "failed": 1, "errors": 1, "rps": 3.0, "in_flight": 0, "late_starts": 0,
+                "bytes": 10, "status_codes": {"200": 1, "500": 1},
+                "error_classes": {"request_timeout": 1},
+                "latency_ms": {"mean": 390.655999, "p50": 1.0, "p90": 2.0, "p99": 3.0,
+                               "p999": 3.0, "max": 3.0},
+                "service_ms": {"p50": 1.0, "p99": 3.0, "max": 3.0},
+                "health": {"cpu_percent": 12.34, "rss_mb": 50.0, "loop_lag_ms": 0.5}}
+        return {**base, **fields}
+    quiet = second(2, completed=1, ok=0, failed=0, status_codes={},
+                   error_classes={"connection_refused": 1},
+                   latency_ms=dict.fromkeys(("mean", "p50", "p90", "p99", "p999", "max")),
+                   service_ms={"p50": None, "p99": None, "max": None})
+    rows = list(csv.DictReader(io.StringIO(series_csv([second(1), quiet]))))
+    assert list(rows[0])[len(CSV_BASE):] == ["status_200", "status_500",
+                                             "error_connection_refused", "error_request_timeout"]
+    first, empty = rows
+    assert (first["mean_ms"], first["p50_ms"], first["rps"], first["cpu_percent"]) == \
+        ("390.656", "1.000", "3.00", "12.3")
+    assert (first["status_500"], first["error_request_timeout"],
+            first["error_connection_refused"]) == ("1", "1", "0")
+    assert all(empty[f"{k}_ms"] == "" for k in ("mean", "p50", "p99", "max", "service_p50"))
+    assert (empty["status_200"], empty["error_connection_refused"]) == ("0", "1")
 
 
 # -- bad input: 400 naming the field, nothing created ----------------------------------------
@@ -196,6 +242,136 @@ async def test_queued_runs_start_one_after_another_and_a_queued_one_can_be_stopp
     third = await (await client.get(f"/api/runs/{records[2].id}")).json()
     assert third["started_at"] is None and third["summary"] is None
     assert manager.active_id is None
+
+
+async def test_stop_all_stops_the_running_run_and_drops_the_ones_queued_behind_it(client,
+                                                                                 target_url):
+    manager = client.server.app[MANAGER]
+    specs = [parse_spec(spec(target_url, requests=None, duration="30s", name="long")),
+             parse_spec(spec(target_url, requests=20, name="next")),
+             parse_spec(spec(target_url, requests=20, name="last"))]
+    first, second, third = await manager.submit_many(specs)
+    await wait_for_samples(client, first.id, 1)
+    assert manager.queued_after(first.id) == [second.id, third.id]
+    assert manager.queued_after(second.id) == [third.id]
+
+    bad = await client.post(f"/api/runs/{first.id}/stop?queued=yes")
+    assert bad.status == 400 and "queued" in (await bad.json())["errors"]
+    stop = await client.post(f"/api/runs/{first.id}/stop?queued=1")
+    assert stop.status == 202 and (await stop.json())["id"] == first.id
+    # the queued ones are stopped when the answer comes; the running one ends soon after
+    for record in (second, third):
+        run = await (await client.get(f"/api/runs/{record.id}")).json()
+        assert run["status"] == "stopped"
+    done = await wait_for_status(client, first.id, FINAL)
+    assert done["status"] == "stopped" and done["summary"]["requests"] > 0
+    for record in (second, third):
+        run = await (await client.get(f"/api/runs/{record.id}")).json()
+        assert (run["status"], run["started_at"], run["summary"]) == ("stopped", None, None)
+    assert manager.active_id is None
+    assert (await client.post(f"/api/runs/{second.id}/stop?queued=1")).status == 409
+
+
+async def test_stop_all_from_a_queued_run_leaves_the_runs_before_it(client, target_url):
+    manager = client.server.app[MANAGER]
+    first, second, third = await manager.submit_many(
+        [parse_spec(spec(target_url, requests=30, name=n)) for n in ("a", "b", "c")])
+    stop = await client.post(f"/api/runs/{second.id}/stop?queued=1")
+    assert stop.status == 202
+    done = await wait_for_status(client, first.id, FINAL)
+    assert done["status"] == "finished" and done["summary"]["requests"] == 30
+    for record in (second, third):
+        run = await wait_for_status(client, record.id, FINAL)
+        assert (run["status"], run["started_at"]) == ("stopped", None)
+
+
+async def test_a_plain_stop_of_the_first_run_starts_the_next(client, target_url):
+    manager = client.server.app[MANAGER]
+    first, second = await manager.submit_many(
+        [parse_spec(spec(target_url, requests=None, duration="30s")),
+         parse_spec(spec(target_url, requests=10))])
+    await wait_for_samples(client, first.id, 1)
+    assert (await client.post(f"/api/runs/{first.id}/stop")).status == 202
+    assert (await wait_for_status(client, first.id, FINAL))["status"] == "stopped"
+    assert (await wait_for_status(client, second.id, FINAL))["status"] == "finished"
+
+
+# -- the run page's following runs and the preset form ----------------------------------------
+
+async def test_the_run_page_announces_only_following_runs_that_exist(client, target_url):
+    ids = []
+    for name in ("one", "two"):
+        run = await (await client.post("/api/runs", json=spec(target_url, requests=5,
+                                                              name=name))).json()
+        await wait_for_status(client, run["id"], FINAL)
+        ids.append(run["id"])
+    first, second = ids
+    alone = await (await client.get(f"/runs/{first}?then=999")).text()
+    assert 'id="then"' not in alone and "/runs/999" not in alone
+    page = await (await client.get(f"/runs/{first}?then=999,{second}")).text()
+    assert 'id="then"' in page and "/runs/999" not in page and '"id": 999' not in page
+    assert f'<li data-run-id="{second}"><a href="/runs/{second}">two</a>' in page
+    assert f'compare?ids={first},{second}"' in page
+    assert 'badge status-finished">finished</span>' in page.split('id="then"')[1]
+
+
+async def test_a_preset_refused_while_a_run_is_active_fills_the_form_with_its_first_run(
+        client, target_url):
+    busy = await (await client.post("/api/runs", json=spec(
+        target_url, requests=None, duration="30s"))).json()
+    response = await client.post("/presets/sync-vs-async", data={})
+    assert response.status == 409
+    html = await response.text()
+    assert 'value="article: sync, 100 requests"' in html
+    assert '<option value="sync" selected' in html
+    assert 'value="100"' in html and "delay=0-3" in html
+    assert await total_runs(client) == 1
+    await client.post(f"/api/runs/{busy['id']}/stop")
+    await wait_for_status(client, busy["id"], FINAL)
+
+
+# -- secrets: masked wherever a run is shown or exported, kept for Run again -----------------
+
+# aiohttp refuses an Authorization header together with credentials in the URL: two runs
+@pytest.mark.parametrize("userinfo, headers, query, secrets, shown_headers, shown_url", [
+    ("", ["Authorization: Bearer s3cret-bearer", "X-API-Key: k3y-value", "Accept: text/plain"],
+     "?token=t0ken-in-query&delay=0", ("s3cret-bearer", "k3y-value", "t0ken-in-query"),
+     ["Authorization: Bearer ••••••", "X-API-Key: ••••••", "Accept: text/plain"],
+     "http://{host}{{i}}?token=••••••&delay=0"),
+    ("user:pa55word@", ["Cookie: sid=c00kie", "X-Auth-Token: t0k"], "?delay=0",
+     ("pa55word", "c00kie", "t0k"), ["Cookie: ••••••", "X-Auth-Token: ••••••"],
+     "http://user:••••••@{host}{{i}}?delay=0"),
+])
+async def test_secrets_are_masked_in_the_api_and_exports_but_kept_for_run_again(
+        client, target_url, userinfo, headers, query, secrets, shown_headers, shown_url):
+    host = target_url.removeprefix("http://")
+    body = spec(f"http://{userinfo}{host}", requests=5, headers=headers)
+    body["url"] += query
+    created = await client.post("/api/runs", json=body)
+    assert created.status == 201
+    run = await created.json()
+    done = await wait_for_status(client, run["id"], FINAL)
+    assert done["status"] == "finished" and done["summary"]["ok"] == 5   # the secrets were sent
+
+    shown = {
+        "created": await created.text(),
+        "get": await (await client.get(f"/api/runs/{run['id']}")).text(),
+        "list": await (await client.get("/api/runs")).text(),
+        "json export": await (await client.get(f"/api/runs/{run['id']}/series")).text(),
+        "stop": await (await client.post(f"/api/runs/{run['id']}/stop")).text(),
+        "run page": await (await client.get(f"/runs/{run['id']}")).text(),
+    }
+    for where, text in shown.items():
+        for secret in secrets:
+            assert secret not in text, (where, secret)
+    assert done["spec"]["headers"] == shown_headers
+    assert done["url"] == done["spec"]["url"] == shown_url.format(host=host)
+    assert shown_headers[0] in shown["run page"]
+
+    # Run again refills the form from the stored spec: the secrets are there to be sent again
+    again = await (await client.get(f"/?from={run['id']}")).text()
+    for secret in secrets:
+        assert secret in again, secret
 
 
 # -- the list: filters, sort, pagination --------------------------------------------------------
