@@ -4,7 +4,9 @@ A run's spec is stored as typed, secrets included, because "Run again" must send
 them again. Everything that shows or exports a run (pages, API answers, JSON
 export) goes through `run_view` first: header values and URL parts
 that look like credentials become MASK, keeping at most an Authorization scheme
-word ("Bearer ••••••") so a reader still sees how the run authenticated.
+word ("Bearer ••••••") so a reader still sees how the run authenticated. Error
+sample messages, which may quote the URL, are masked once where they are made
+(engine.errors.describe, with `mask_text`).
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ _SECRET_NAME = re.compile(r"token|secret|key|pass|pwd|authori[sz]|auth(?!or)|coo
 # "Bearer abc", "Basic dXNl…": the scheme word is kept, the credentials are not
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.-]*)\s+\S")
 _SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
+# in free text: "http://user:pass@", and name=value up to a separator or a quote
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]+)@")
+_PAIR = re.compile(r"(?P<name>[A-Za-z0-9_.%-]+)=(?P<value>[^&;#\s'\"()<>,]+)")
 
 
 def is_secret_name(name: str) -> bool:
@@ -52,14 +57,21 @@ def mask_url(url: str) -> str:
     authority, tail = rest[:authority_end], rest[authority_end:]
     if "@" in authority:
         userinfo, host = authority.rsplit("@", 1)
-        user, has_password, _ = userinfo.partition(":")
-        authority = f"{user}:{MASK}@{host}" if has_password else f"{MASK}@{host}"
+        authority = f"{_mask_userinfo(userinfo)}@{host}"
     path, query = _split_off(tail, "?")
     if query is not None:
         query = "&".join(_mask_param(p) for p in query.split("&"))
         path = f"{path}?{query}"
     text = url[:start] + authority + path
     return text if fragment is None else f"{text}#{fragment}"
+
+
+def mask_text(text: str) -> str:
+    """Free text (an error's message, which may quote the URL it failed on) with the same
+    secrets masked: userinfo in URLs, values of secret-named `name=value` pairs."""
+    text = _URL_USERINFO.sub(lambda m: m["scheme"] + _mask_userinfo(m["userinfo"]) + "@", text)
+    return _PAIR.sub(lambda m: f"{m['name']}={MASK}"
+                     if is_secret_name(unquote_plus(m["name"])) else m[0], text)
 
 
 def spec_view(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +88,11 @@ def run_view(run: R) -> R:
     """A copy of a run (store.RunRecord) fit to show or export: its url and spec masked.
     The pages render it and the API answers its to_dict()."""
     return dataclasses.replace(run, url=mask_url(run.url), spec=spec_view(run.spec))
+
+
+def _mask_userinfo(userinfo: str) -> str:
+    user, has_password, _ = userinfo.partition(":")
+    return f"{user}:{MASK}" if has_password else MASK
 
 
 def _mask_header_item(item: Any) -> Any:

@@ -10,6 +10,8 @@ from enum import Enum
 import aiohttp
 from aiohttp import http_exceptions
 
+from app.redact import mask_text
+
 SAMPLE_CHARS = 300
 
 
@@ -89,10 +91,12 @@ def classify(exc: BaseException) -> ErrorClass:
 
 
 def describe(exc: BaseException) -> str:
-    """The sample message: ours say which limit ran out, others their type and text."""
+    """The sample message: ours say which limit ran out, others their type and text. Secrets
+    in it are masked here, once (requests quotes the URL with its query: `?token=…`), so no
+    view of the sample (page, API, export, WebSocket) can show them."""
     text = str(exc) or repr(exc)
     label = exc.label if isinstance(exc, Timeout) else type(exc).__name__
-    return f"{label}: {text}"[:SAMPLE_CHARS]
+    return mask_text(f"{label}: {text}"[:4 * SAMPLE_CHARS])[:SAMPLE_CHARS]
 
 
 def aiohttp_timeout(exc: asyncio.TimeoutError, timeout: float,

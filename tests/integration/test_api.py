@@ -5,6 +5,7 @@ import asyncio
 import csv
 import io
 import re
+import socket
 
 import pytest
 
@@ -372,6 +373,22 @@ async def test_secrets_are_masked_in_the_api_and_exports_but_kept_for_run_again(
     again = await (await client.get(f"/?from={run['id']}")).text()
     for secret in secrets:
         assert secret in again, secret
+
+
+async def test_an_error_sample_quoting_the_url_does_not_show_its_secret(client):
+    with socket.socket() as s:          # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = await (await client.post("/api/runs", json={
+        "url": f"http://127.0.0.1:{port}/{{i}}?token=s4mple-secret", "requests": 2,
+        "concurrency": 1, "engine": "sync"})).json()
+    done = await wait_for_status(client, run["id"], FINAL)
+    samples = done["summary"]["error_samples"]
+    assert set(samples) == {"connection_refused"}
+    assert "token=••••••" in samples["connection_refused"]      # requests quotes the URL
+    for path in (f"/api/runs/{run['id']}", f"/api/runs/{run['id']}/series",
+                 f"/api/runs/{run['id']}/series?format=csv", f"/runs/{run['id']}"):
+        assert "s4mple-secret" not in await (await client.get(path)).text(), path
 
 
 # -- the list: filters, sort, pagination --------------------------------------------------------

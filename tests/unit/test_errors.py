@@ -33,3 +33,11 @@ def test_other_exceptions_are_described_by_type_and_text():
         "ConnectionRefusedError: [Errno 111] Connection refused"
     assert describe(ValueError()) == "ValueError: ValueError()"
     assert len(describe(ValueError("x" * 1000))) == 300
+
+
+def test_a_sample_quoting_the_url_does_not_show_its_secrets():
+    # what requests (the sync engine) says when a connect fails
+    exc = ConnectionError("HTTPConnectionPool(host='h', port=1): Max retries exceeded with "
+                          "url: /5?access_token=s3cret&delay=0-3 (Caused by ...)")
+    sample = describe(exc)
+    assert "s3cret" not in sample and "access_token=••••••&delay=0-3" in sample

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.redact import MASK, is_secret_name, mask_header, mask_url, run_view, spec_view
+from app.redact import (MASK, is_secret_name, mask_header, mask_text, mask_url, run_view,
+                        spec_view)
 from app.spec import parse_spec
 from app.status import RunStatus
 from app.store.runs import RunRecord
@@ -72,3 +73,16 @@ def test_a_run_view_masks_url_and_headers_and_leaves_the_record_alone():
 def test_a_spec_without_secrets_is_shown_as_is():
     spec = parse_spec({"url": "http://h/{i}", "requests": 1, "headers": ["A: 1"]}).to_dict()
     assert spec_view(spec) == spec
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Max retries exceeded with url: /x?token=abc&delay=1 (Caused by X('y'))",
+     f"Max retries exceeded with url: /x?token={MASK}&delay=1 (Caused by X('y'))"),
+    ("Cannot connect to http://bob:hunter2@h:1/?api_key=k1",
+     f"Cannot connect to http://bob:{MASK}@h:1/?api_key={MASK}"),
+    ("Read timed out. (read timeout=0.5)", "Read timed out. (read timeout=0.5)"),
+    ("url='http://h/?password=p%20w'", f"url='http://h/?password={MASK}'"),
+    ("no secrets here: port=8081", "no secrets here: port=8081"),
+])
+def test_free_text_loses_the_same_secrets(text, shown):
+    assert mask_text(text) == shown
