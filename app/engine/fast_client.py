@@ -19,8 +19,12 @@ a future or a timer:
   is due.
 
 The host is resolved once, before second 0; the first address is used for the
-whole run. If resolution fails the run records ONE dns_failure and ends, rather
-than spinning through failing requests until the deadline. `{i}` is supported in
+whole run. If that fails, each connection attempt resolves again, as aiohttp
+does per request, and a failure is one dns_failure per attempt, so the engines
+count alike; attempts waiting together share one resolution (as aiohttp's
+connector does), and a failed one takes at least DNS_RETRY_S, so a name that
+fails without a query (one IDNA cannot encode) does not spin the loop. Once a
+resolution succeeds, its address is used from then on. `{i}` is supported in
 the path and query only (a per-request host would need per-request DNS).
 
 Connections are opened lazily, on a slot's first request, and reopened when the
@@ -51,6 +55,7 @@ from .request_bytes import RequestTemplate
 
 SWEEP_S = 0.1
 MIN_SWEEP_S = 0.01
+DNS_RETRY_S = 0.1   # the least a failed re-resolution takes: a bounded pace of failures
 
 
 class _HeadersOnly(Exception):
@@ -184,12 +189,13 @@ class _HeadConn(_Conn):
 
 class _Engine:
     def __init__(self, plan: WorkerPlan, recorder: Recorder, request: RequestTemplate,
-                 address: tuple, ssl_ctx: ssl.SSLContext | None):
+                 address: tuple | None, ssl_ctx: ssl.SSLContext | None):
         spec = plan.spec
         self.loop = asyncio.get_running_loop()
         self.recorder = recorder
         self.request = request
-        self.address = address
+        self.address = address                  # None: resolution failed, try per attempt
+        self._resolving: asyncio.Task | None = None
         self.ssl_ctx = ssl_ctx
         self.keepalive = spec.keepalive
         self.conn_class = _HeadConn if spec.method == "HEAD" else _Conn
@@ -272,8 +278,8 @@ class _Engine:
         return conn
 
     async def _connect(self, conn: _Conn) -> None:
-        host, port = self.address
         try:
+            host, port = self.address or await self._resolve_again()
             async with asyncio.timeout(self.connect_timeout):
                 await self.loop.create_connection(
                     lambda: conn, host, port, ssl=self.ssl_ctx,
@@ -286,6 +292,29 @@ class _Engine:
             conn.connecting = None
             self.conns.discard(conn)
             conn.fail(exc)
+
+    async def _resolve_again(self) -> tuple:
+        """The address, from the resolution in flight or a new one; shielded, because an
+        attempt that times out must not cancel the others' resolution."""
+        if self._resolving is None:
+            self._resolving = self.loop.create_task(self._resolve_paced())
+            self._resolving.add_done_callback(self._resolved)
+        return await asyncio.shield(self._resolving)
+
+    async def _resolve_paced(self) -> tuple:
+        started = self.loop.time()
+        try:
+            self.address = await _resolve(self.loop, self.request)
+        except Exception:
+            await asyncio.sleep(DNS_RETRY_S - (self.loop.time() - started))
+            raise
+        return self.address
+
+    def _resolved(self, task: asyncio.Task) -> None:
+        if self._resolving is task:
+            self._resolving = None
+        if not task.cancelled():
+            task.exception()   # retrieved: every waiter may have been cancelled meanwhile
 
     def _retire(self, conn: _Conn | None) -> None:
         self.exhausted = True
@@ -370,6 +399,11 @@ class _Engine:
             timer.cancel()
         if self._due_timer is not None:
             self._due_timer.cancel()
+        resolving = self._resolving
+        if resolving is not None:
+            resolving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await resolving   # its failure was recorded by each attempt waiting on it
         tasks = []
         for conn in list(self.conns):
             if conn.connecting is not None:
@@ -382,27 +416,28 @@ class _Engine:
                 await task
 
 
+async def _resolve(loop: asyncio.AbstractEventLoop, request: RequestTemplate) -> tuple:
+    """The host's first address; socket.gaierror when it has none."""
+    try:
+        infos = await loop.getaddrinfo(request.host, request.port, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:   # a name IDNA cannot encode: no such host either
+        raise socket.gaierror(f"invalid host name {request.host!r}: {exc}") from None
+    return infos[0][4][:2]
+
+
 async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     spec = plan.spec
     request = RequestTemplate(spec)
     ssl_ctx = _ssl_context(spec.verify_tls) if request.tls_hostname is not None else None
     address: tuple | None = None
-    dns_error: Exception | None = None
     try:   # before second 0, so resolving does not eat into the run
-        infos = await loop.getaddrinfo(request.host, request.port, type=socket.SOCK_STREAM)
-        address = infos[0][4][:2]
-    except OSError as exc:   # socket.gaierror
-        dns_error = exc
-    except UnicodeError as exc:   # a name IDNA cannot encode: no such host either
-        dns_error = socket.gaierror(f"invalid host name {request.host!r}: {exc}")
+        address = await _resolve(loop, request)
+    except OSError:   # socket.gaierror: each attempt resolves again and counts its failure
+        pass
     delay = (plan.start_ns - monotonic_ns()) / 1e9
     if delay > 0:
         await asyncio.sleep(delay)
-    if address is None:
-        recorder.sent()
-        recorder.error(dns_error or socket.gaierror(f"no address for {request.host}"))
-        return
     engine = _Engine(plan, recorder, request, address, ssl_ctx)
     stop_wait = asyncio.ensure_future(stopping.wait())
     try:

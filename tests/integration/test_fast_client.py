@@ -206,3 +206,25 @@ async def test_duration_stops_a_slow_run() -> None:
     assert r["started"] >= r["requests"]
     assert 0.9 <= r["duration_s"] <= 1.5
     assert wall < 8
+
+
+# Names that fail before any query leaves the machine: IDNA refuses an empty label and one over
+# 63 characters while encoding, so the test is hermetic (no resolver, no /etc/hosts involved).
+UNRESOLVABLE = ["http://a..b/", "http://" + "x" * 64 + ".example/"]
+
+
+async def test_a_dns_failure_counts_once_per_attempt_like_the_other_engines() -> None:
+    (counted, _), (long_label, _), (closed, closed_wall), (opened, _) = await asyncio.gather(
+        bench(UNRESOLVABLE[0], requests=4, concurrency=2),
+        bench(UNRESOLVABLE[1] + "{i}", requests=4),
+        bench(UNRESOLVABLE[0], duration="1s", concurrency=2),
+        bench(UNRESOLVABLE[1], duration="1s", rate=20, concurrency=4))
+    for r in (counted, long_label):
+        assert (r["requests"], r["started"], r["error_classes"]) == (4, 4, {"dns_failure": 4})
+        assert "invalid host name" in r["error_samples"]["dns_failure"]
+    # a duration keeps trying, an attempt at a time per slot, until it ends (not at the first)
+    for r in (closed, opened):
+        assert r["requests"] > 1 and r["errors"] == r["requests"]
+        assert set(r["error_classes"]) == {"dns_failure"}
+        assert 0.9 <= r["duration_s"] <= 1.5
+    assert closed_wall < 15
