@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.engine.pacing import Pacer
+from app.spec import LoadModel, RunSpec
+
 TEXT_FIELDS = ("url", "method", "headers", "body", "requests", "duration", "concurrency",
                "rate", "stages", "engine", "workers", "timeout", "connect_timeout", "name")
 BOOL_FIELDS = ("keepalive", "verify_tls")
@@ -85,6 +88,43 @@ def read_form(form: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]
     elif not values["rate"].strip() and not values["stages"].strip():
         errors["rate"] = "the open model needs a rate or stages"
     return data, values, errors
+
+
+def schedule_warning(spec: RunSpec) -> str | None:
+    """Why an open run would stop before its schedule ends, or None.
+
+    `requests` and the schedule (duration, or the end of the stages) are both stop
+    conditions, whichever comes first: a count left in from the closed model can cut a
+    staged run short (1,000 requests end `10s:100, 10s:500` from 50/s after 11.8 s,
+    never reaching 500/s). That is a valid run, so the form asks instead of refusing.
+    """
+    if spec.model is not LoadModel.OPEN or spec.requests is None or spec.run_seconds is None:
+        return None
+    scheduled = _due_before(spec, spec.run_seconds)
+    last_due = Pacer(spec.rate, spec.stages).due_s(spec.requests - 1)
+    # less than a second short (the charts' resolution) is the count the person meant
+    if spec.requests >= scheduled or spec.run_seconds - last_due < 1.0:
+        return None
+    what = "its stages end" if spec.duration is None else "its duration ends"
+    after = f"{last_due:.1f} s" if last_due >= 1 else f"{1000 * last_due:.0f} ms"
+    return (f"{spec.requests:,} requests end this run after about {after}, before "
+            f"{what} at {spec.run_seconds:g} s (about {scheduled:,} requests are scheduled "
+            "by then). Clear Requests to follow the schedule, or start anyway.")
+
+
+def _due_before(spec: RunSpec, seconds: float) -> int:
+    """How many requests the schedule makes due before `seconds` (binary search on the
+    pacer, so the schedule is computed in one place)."""
+    def due_before(index: int) -> bool:
+        due = Pacer(spec.rate, spec.stages).due_s(index)   # a fresh pacer: any index order
+        return due is not None and due < seconds
+    low, high = 0, 1        # due_before(low) holds (index 0 is due at 0), find the first miss
+    while due_before(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if due_before(middle) else (low, middle)
+    return high
 
 
 def format_seconds(seconds: float) -> str:

@@ -97,6 +97,11 @@ async def create_run(request: web.Request) -> web.Response:
         errors = {**exc.errors, **errors}
     if errors:
         return await _form_page(request, values, errors, status=400)
+    # a valid run that would stop before its schedule: start it only once confirmed for
+    # exactly this warning (values changed since the warning get asked again)
+    warning = form.schedule_warning(spec)
+    if warning is not None and posted.get("accept_warning") != warning:
+        return await _form_page(request, values, {}, warning=warning)
     try:
         record = await request.app[MANAGER].submit(spec)
     except RunActive as exc:
@@ -131,10 +136,12 @@ async def _conflict(request: web.Request, values: dict[str, Any],
 async def _form_page(request: web.Request, values: dict[str, Any], errors: dict[str, str], *,
                      status: int = 200, conflict: bool = False,
                      blocking: store.RunRecord | None = None,
-                     source: store.RunRecord | None = None) -> web.Response:
+                     source: store.RunRecord | None = None,
+                     warning: str | None = None) -> web.Response:
     return await render(request, "runs/new.html", {
         "values": values, "errors": errors, "conflict": conflict, "blocking": blocking,
         "source": source, "methods": METHODS, "engines": form.ENGINE_HELP, "presets": PRESETS,
+        "warning": warning,
     }, status=status)
 
 

@@ -86,3 +86,33 @@ def test_durations_print_as_parse_duration_reads_them(seconds, text):
     from app.spec import parse_duration
     assert form.format_seconds(seconds) == text
     assert parse_duration(text) == pytest.approx(seconds)
+
+
+def open_spec(**fields):
+    return parse_spec({"url": "http://h/", "concurrency": 10, **fields})
+
+
+def test_a_count_that_cuts_the_stages_short_is_warned_about():
+    # the run: 1,000 left in from the closed model stop it after ~11.8 s of 20
+    warning = form.schedule_warning(open_spec(rate=50, stages="10s:100, 10s:500", requests=1000))
+    assert warning is not None
+    assert "1,000 requests" in warning and "11.8 s" in warning
+    assert "stages end at 20 s" in warning and "3,750 requests" in warning
+
+
+def test_a_count_that_cuts_the_duration_short_is_warned_about():
+    warning = form.schedule_warning(open_spec(rate=100, duration="10s", requests=200))
+    assert warning is not None and "2.0 s" in warning and "duration ends at 10 s" in warning
+
+
+@pytest.mark.parametrize("fields", [
+    {"rate": 50, "stages": "10s:100, 10s:500"},                       # no count: the schedule
+    {"rate": 50, "stages": "10s:100, 10s:500", "requests": 3750},     # exactly the schedule
+    {"rate": 50, "stages": "10s:100, 10s:500", "requests": 3740},     # < 1 s short
+    {"rate": 50, "stages": "10s:100, 10s:500", "requests": 10**6},    # more than scheduled
+    {"rate": 50, "requests": 1000},                                  # the count is the only end
+    {"requests": 1000, "duration": "1s"},                            # closed: whichever first
+    {"stages": "10s:100, 10s:0", "duration": "1h", "requests": 10**6},   # rate falls to 0
+])
+def test_no_warning_when_the_count_does_not_cut_the_schedule_short(fields):
+    assert form.schedule_warning(open_spec(**fields)) is None
