@@ -1,5 +1,6 @@
 /* History: pick 2-4 runs to compare (in the order picked: the first is the baseline)
-   and delete a run after confirming. Sorting, filtering and paging are plain links. */
+   and delete a run after confirming, keeping the run count true. Sorting, filtering and
+   paging are plain links. */
 "use strict";
 
 (() => {
@@ -10,7 +11,31 @@
   const button = document.getElementById("compare");
   const count = document.getElementById("selected-count");
   const message = document.getElementById("history-message");
+  const runCount = document.getElementById("run-count");
   let picked = [];   // run ids in the order they were ticked
+
+  /** "54 runs" (or "54 runs matching" under a filter), as the server wrote it. */
+  function showCount(total) {
+    runCount.dataset.total = String(total);
+    runCount.textContent = `${Stampede.fmt.int(total)} run${total === 1 ? "" : "s"}` +
+      (runCount.dataset.matching ? " matching" : "");
+  }
+
+  /** The last row of the page deleted: say so, and where the other runs are. */
+  function showEmptyPage() {
+    const body = table.tBodies[0];
+    if (body.rows.length) return;
+    const columns = table.tHead.rows[0].cells.length;
+    const total = Number(runCount.dataset.total);
+    const firstPage = new URLSearchParams(location.search);    // same filters and sort
+    firstPage.delete("page");
+    const href = location.pathname + (firstPage.size ? `?${firstPage}` : "");
+    const cell = total
+      ? Stampede.el("td", { colspan: String(columns) }, "No runs left on this page. ",
+          Stampede.el("a", { href, text: "Show the others" }), ".")
+      : Stampede.el("td", { colspan: String(columns), text: "No runs left." });
+    body.append(Stampede.el("tr", { class: "empty" }, cell));
+  }
 
   function sync() {
     const n = picked.length;
@@ -45,6 +70,8 @@
       const row = del.closest("tr");
       picked = picked.filter((id) => id !== del.dataset.runId);
       row.remove();
+      showCount(Math.max(0, Number(runCount.dataset.total) - 1));
+      showEmptyPage();
       message.hidden = true;
       sync();
     } catch (error) {
