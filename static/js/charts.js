@@ -1,6 +1,9 @@
 /* uPlot wrappers shared by the run and compare pages: charts sized to their container,
    updated in place with setData, with legends; series that come and go (status codes,
-   error classes) rebuild the chart only when the set of series changes. */
+   error classes) rebuild the chart only when the set of series changes. Every chart has a
+   "Show as table" toggle with the same numbers, its text alternative (a canvas has none).
+   Missing values (null: a second without responses, a run that had ended) are gaps in the
+   lines and "—" in legends and tables, never 0. */
 "use strict";
 
 const Charts = (() => {
@@ -26,9 +29,35 @@ const Charts = (() => {
     return `rgb(${mix(n >> 16)}, ${mix((n >> 8) & 255)}, ${mix(n & 255)})`;
   }
 
-  function width(container) { return Math.max(280, container.clientWidth); }
+  // Narrower than this and the axes leave no room to plot; the card scrolls instead.
+  function width(container) { return Math.max(240, container.clientWidth); }
 
   const axisFont = "12px system-ui, sans-serif";
+  const LABEL_GAP_PX = 8;
+  const DASH = "—";
+
+  let measureContext = null;
+  function textWidth(text) {
+    measureContext = measureContext || document.createElement("canvas").getContext("2d");
+    measureContext.font = axisFont;
+    return measureContext.measureText(text).width;
+  }
+
+  /** An x-axis filter for fixed tick lists: left to right, a tick whose label would touch
+      the previous label kept is left unlabelled (narrow charts, log axes bunch up). */
+  function spacedTicks(label) {
+    return (u, splits) => {
+      let lastRight = -Infinity;
+      return splits.map((x) => {
+        if (x == null) return null;
+        const center = u.valToPos(x, "x");
+        const half = textWidth(label(x)) / 2;
+        if (center - half < lastRight + LABEL_GAP_PX) return null;
+        lastRight = center + half;
+        return x;
+      });
+    };
+  }
 
   function baseOptions(container, opts) {
     return {
@@ -47,14 +76,14 @@ const Charts = (() => {
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       series: [
-        { label: opts.xLegend || "second", value: opts.xValue || ((u, v) => (v == null ? "—" : v)) },
+        { label: opts.xLegend || "second", value: (u, v) => formatX(opts, v) },
         ...opts.series.map((s, i) => ({
           label: s.label,
           stroke: s.color || colorFor(i),
           width: s.width || 2,
           ...(s.dash ? { dash: s.dash } : {}),
-          spanGaps: true,
-          value: (u, v) => (v == null ? "—" : (opts.format || defaultFormat)(v)),
+          spanGaps: false,      // null is "no value this second": a gap, not a line through it
+          value: (u, v) => formatY(opts, v),
         })),
       ],
     };
@@ -73,6 +102,16 @@ const Charts = (() => {
 
   function defaultFormat(v) {
     return Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : (+v.toFixed(2)).toString();
+  }
+
+  /** Legend and table text of a value; null (and NaN) is a dash, never 0. */
+  function formatY(opts, v) {
+    return Stampede.isNum(v) ? (opts.format || defaultFormat)(v) : DASH;
+  }
+
+  function formatX(opts, v) {
+    if (!Stampede.isNum(v)) return DASH;
+    return opts.xValue ? opts.xValue(null, v) : String(v);
   }
 
   /** Keep a chart as wide as its container. */
@@ -99,14 +138,19 @@ const Charts = (() => {
       this.opts = opts;
       this.plot = null;
       this.labels = "";
+      this.data = { xs: [], series: [], empty: "" };     // what the table shows
+      this.table = new ChartTable(this);
+      charts.set(this.container, this);
       follow(this.container, () => this.plot);
     }
 
     update(xs, series, empty) {
       const key = series.map((s) => `${s.label}\u0000${s.color || ""}`).join("\u0001");
+      this.data = { xs, series, empty: empty || this.opts.empty || "No data yet" };
+      this.table.refresh();
       if (!series.length || !xs.length) {
         this.destroy();
-        this.showEmpty(empty || this.opts.empty || "No data yet");
+        this.showEmpty(this.data.empty);
         return;
       }
       const data = [xs, ...series.map((s) => s.values)];
@@ -135,6 +179,108 @@ const Charts = (() => {
     }
   }
 
+  /**
+   * The chart's numbers as a table under a "Show as table" toggle. Built only while shown
+   * and then refreshed row by row: a row is rewritten only when its text changed, so a
+   * live run of hours costs one new row a second, not a new table.
+   */
+  class ChartTable {
+    constructor(chart) {
+      this.chart = chart;
+      this.shown = false;
+      this.columns = "";         // header text the body was built for
+      this.rows = [];            // each row's text, to skip unchanged rows
+      const { container } = chart;
+      const figure = container.closest("figure");
+      const caption = figure && figure.querySelector("figcaption");
+      this.title = caption ? caption.firstChild.textContent.trim() : "Chart";
+      const id = `${container.id || "chart"}-table`;
+      this.button = Stampede.el("button", {
+        type: "button", class: "link chart-table-toggle", "aria-expanded": "false",
+        "aria-controls": id, text: "Show as table",
+      });
+      // a scrolling region must be focusable to scroll it from the keyboard
+      this.region = Stampede.el("div", {
+        class: "chart-table", id, role: "region", tabindex: "0", hidden: "",
+        "aria-label": `${this.title} as a table`,
+      });
+      this.button.addEventListener("click", () => this.toggle());
+      container.after(this.button, this.region);
+    }
+
+    toggle() {
+      this.shown = !this.shown;
+      this.button.setAttribute("aria-expanded", String(this.shown));
+      this.button.textContent = this.shown ? "Hide table" : "Show as table";
+      this.region.hidden = !this.shown;
+      if (!this.shown) {                  // free the rows; showing again rebuilds them
+        this.region.replaceChildren();
+        this.columns = "";
+        this.rows = [];
+      }
+      this.refresh();
+    }
+
+    refresh() {
+      if (!this.shown) return;
+      const { opts } = this.chart;
+      const { xs, series, empty } = this.chart.data;
+      if (!xs.length || !series.length) {
+        this.columns = "";
+        this.rows = [];
+        this.region.replaceChildren(Stampede.el("p", { class: "chart-empty-text", text: empty }));
+        return;
+      }
+      const headers = [opts.xLegend || "second", ...series.map((s) => s.label)];
+      const columns = headers.join("\u0001");
+      if (columns !== this.columns) this.build(headers, columns);
+      const rows = this.body.rows;
+      for (let i = 0; i < xs.length; i += 1) {
+        const cells = [formatX(opts, xs[i]), ...series.map((s) => formatY(opts, s.values[i]))];
+        const text = cells.join("\u0001");
+        if (this.rows[i] === text) continue;
+        this.rows[i] = text;
+        const row = Stampede.el("tr", {}, Stampede.el("th", { scope: "row", text: cells[0] }),
+          ...cells.slice(1).map((cell) => Stampede.el("td", { class: "num", text: cell })));
+        if (i < rows.length) rows[i].replaceWith(row);
+        else this.body.append(row);
+      }
+      while (rows.length > xs.length) rows[rows.length - 1].remove();
+      this.rows.length = xs.length;
+    }
+
+    build(headers, columns) {
+      const { yLabel } = this.chart.opts;
+      this.columns = columns;
+      this.rows = [];
+      this.body = Stampede.el("tbody");
+      this.region.replaceChildren(Stampede.el("table", { class: "table compact" },
+        Stampede.el("caption", { text: `${this.title}${yLabel ? ` (${yLabel})` : ""}` }),
+        Stampede.el("thead", {}, Stampede.el("tr", {},
+          ...headers.map((h, i) => Stampede.el("th", { scope: "col", class: i ? "num" : "", text: h })))),
+        this.body));
+    }
+  }
+
+  // container -> Chart, for axisLabels
+  const charts = new WeakMap();
+
+  /** The labels an axis of the chart in `container` draws, with their extents in CSS px
+      ([{text, left, right}], x axis only); the layout tests check they do not overlap. */
+  function axisLabels(container, axisIndex = 0) {
+    const chart = charts.get(container);
+    const u = chart && chart.plot;
+    if (!u) return [];
+    const axis = u.axes[axisIndex];
+    return (axis._splits || []).map((x, i) => ({ x, text: (axis._values || [])[i] }))
+      .filter(({ text }) => text)
+      .map(({ x, text }) => {
+        const center = u.valToPos(x, "x");
+        const half = textWidth(text) / 2;
+        return { text, left: center - half, right: center + half };
+      });
+  }
+
   /* Percentile curves: x = 1/(1-p), on a log scale, so 90%, 99%, 99.9% … are equally spaced. */
   const CURVE_TICKS = [1, 2, 10, 100, 1e3, 1e4, 1e5, 1e6];
 
@@ -157,16 +303,16 @@ const Charts = (() => {
       xLegend: "percentile",
       yLabel: "latency (ms)",
       xScale: { distr: 3, log: 10 },
-      xValue: (u, v) => (v == null ? "—" : percentileLabel(v)),
+      xValue: (u, v) => percentileLabel(v),
       xAxis: {
         splits: (u, axisIdx, min, max) => CURVE_TICKS.filter((t) => t >= min * 0.999 && t <= max * 1.001),
-        // uPlot thins log-axis ticks to powers of ten; 50% (x = 2) is worth a label
-        filter: (u, splits) => splits,
+        // uPlot thins log-axis ticks to powers of ten; 50% (x = 2) is worth a label where it fits
+        filter: spacedTicks(percentileLabel),
         values: (u, splits) => splits.map((x) => (x == null ? "" : percentileLabel(x))),
       },
       format: (v) => Stampede.fmt.ms(v),
     });
   }
 
-  return { Chart, curveChart, curvePoints, colorFor, statusColor, PALETTE };
+  return { Chart, curveChart, curvePoints, colorFor, statusColor, axisLabels, PALETTE };
 })();

@@ -156,3 +156,38 @@ def screenshot() -> callable:
         page.screenshot(path=str(path), full_page=True)
         return path
     return take
+
+
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.0/2.1 A and AA, as the issue asks; "serious" and "critical" fail a test
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: run `npm ci` (scripts/test.sh does)")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def axe(axe_source: str) -> callable:
+    """check(page, name) runs axe-core on the page as it is now and fails on any serious or
+    critical violation. page.evaluate goes through the DevTools protocol, which the page's
+    CSP (no inline script, no eval) does not govern, so the pages are checked under their
+    real CSP."""
+    def check(page, name: str) -> list[dict]:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(axe_source)
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: "
+            "['violations']}).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, "
+            "help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + "
+            "n.failureSummary)})))", AXE_TAGS)
+        bad = [v for v in result if v["impact"] in AXE_FAILING_IMPACTS]
+        report = "\n".join(f"{v['impact']} {v['id']} ({v['help']}):\n    "
+                           + "\n    ".join(v["nodes"]) for v in bad)
+        assert not bad, f"axe-core on {name} ({page.url}):\n{report}"
+        return result
+    return check
