@@ -9,6 +9,7 @@ from enum import Enum
 
 import aiohttp
 from aiohttp import http_exceptions
+from urllib3.exceptions import LocationParseError
 
 from app.redact import mask_text
 
@@ -63,7 +64,10 @@ _ERRNO = {
 # checked in order, first match wins: specific types before their bases
 _TYPES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], ErrorClass], ...] = (
     ((aiohttp.ClientSSLError, ssl.SSLError, ssl.CertificateError), ErrorClass.TLS_FAILURE),
-    ((aiohttp.ClientConnectorDNSError, socket.gaierror), ErrorClass.DNS_FAILURE),
+    # a host name IDNA cannot encode never reaches a resolver: aiohttp raises the codec's
+    # UnicodeError, requests (urllib3) a LocationParseError; the fast engine a gaierror
+    ((aiohttp.ClientConnectorDNSError, socket.gaierror, UnicodeError, LocationParseError),
+     ErrorClass.DNS_FAILURE),
     ((aiohttp.ConnectionTimeoutError, ConnectTimeout), ErrorClass.CONNECT_TIMEOUT),
     ((asyncio.TimeoutError, TimeoutError), ErrorClass.REQUEST_TIMEOUT),
     ((http_exceptions.HttpProcessingError, InvalidHTTP), ErrorClass.INVALID_HTTP),

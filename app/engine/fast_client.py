@@ -48,7 +48,7 @@ from time import monotonic_ns
 from httptools import HttpParserCallbackError, HttpParserError, HttpResponseParser
 
 
-from .errors import ConnectTimeout, InvalidHTTP
+from .errors import ConnectTimeout, InvalidHTTP, RequestTimeout
 from .plan import LATE_START_NS, TIMER_RESOLUTION_NS, WorkerPlan
 from .recorder import Recorder
 from .request_bytes import RequestTemplate
@@ -287,7 +287,7 @@ class _Engine:
         except TimeoutError:
             conn.connecting = None
             self.conns.discard(conn)
-            conn.fail(ConnectTimeout(f"connect took over {self.connect_timeout:g} s"))
+            conn.fail(ConnectTimeout(f"no connection within {self.connect_timeout:g} s"))
         except Exception as exc:   # refused, EMFILE, EADDRNOTAVAIL, TLS, ...
             conn.connecting = None
             self.conns.discard(conn)
@@ -383,7 +383,7 @@ class _Engine:
         limit = self.timeout_ns
         expired = [c for c in self.conns if c.busy and now - c.sent_ns > limit]
         for conn in expired:
-            conn.fail(TimeoutError(f"no response within {limit / 1e9:g} s"))
+            conn.fail(RequestTimeout(f"no complete response within {limit / 1e9:g} s"))
         if not self.stopped:
             self._timers[0] = self.loop.call_later(self.sweep_s, self._sweep)
 

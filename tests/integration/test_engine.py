@@ -77,6 +77,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_a_host_name_that_cannot_be_encoded_is_a_dns_failure_per_request(engine):
+    # IDNA refuses the empty label while encoding: no query leaves the machine
+    run, _ = await run_to_end({"url": "http://a..b/", "requests": 3, "concurrency": 1,
+                               "engine": engine})
+    s = run.summary.to_dict()
+    assert s["error_classes"] == {"dns_failure": 3} and s["requests"] == 3
+
+
 async def test_connection_refused():
     run, _ = await run_to_end({"url": f"http://127.0.0.1:{free_port()}/", "requests": 5})
     s = run.summary.to_dict()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+
 from app.engine import start
 from app.spec import parse_spec
 
@@ -16,7 +18,8 @@ async def summary_of(spec_data: dict) -> dict:
     return run.summary.to_dict()
 
 
-async def test_a_response_that_never_comes_is_a_request_timeout_naming_its_limit():
+@pytest.mark.parametrize("engine", ["aiohttp", "fast"])
+async def test_a_response_that_never_comes_is_a_request_timeout_naming_its_limit(engine):
     async def stall(reader, writer):
         await asyncio.sleep(30)
 
@@ -24,7 +27,7 @@ async def test_a_response_that_never_comes_is_a_request_timeout_naming_its_limit
     port = server.sockets[0].getsockname()[1]
     async with server:
         summary = await summary_of({"url": f"http://127.0.0.1:{port}/", "requests": 2,
-                                    "concurrency": 2, "timeout": "0.5s"})
+                                    "concurrency": 2, "timeout": "0.5s", "engine": engine})
     assert summary["error_classes"] == {"request_timeout": 2}
     assert summary["error_samples"] == {
         "request_timeout": "request timeout: no complete response within 0.5 s"}
