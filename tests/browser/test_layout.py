@@ -6,11 +6,13 @@ also saved as a screenshot under test-output/screenshots/ to look at.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import SCREENSHOTS
+# where the screenshot fixture writes (conftest.SCREENSHOTS); element shots go there too
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 FINISH_TIMEOUT_S = 30.0
 LONG_NAME = "a rather long run name that goes on"
