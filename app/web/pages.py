@@ -220,6 +220,7 @@ async def history(request: web.Request) -> web.Response:
         return await error_page(request, 400, "Bad history query",
                                 "; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
     records, total = await store.list_runs(request.app[DB], **query)
+    records = [run_view(r) for r in records]      # secrets in URLs masked, as everywhere
     text, status = query["text"].strip(), params.get("status", "")
     sort, order = query["sort"], "desc" if query["descending"] else "asc"
     pages = max(1, -(-total // PAGE_SIZE))
@@ -272,7 +273,7 @@ async def compare(request: web.Request) -> web.Response:
         return await error_page(request, 404, "Run not found",
                                 "The ids parameter names runs that do not exist: "
                                 + ", ".join(map(str, missing)) + ".")
-    runs = [found[i] for i in ids]
+    runs = [run_view(found[i]) for i in ids]      # the page shows URLs and embeds specs
     return await render(request, "compare.html", {
         "runs": runs, "rows": display.compare_rows([r.summary for r in runs]),
         "page": {"runs": [r.to_dict() for r in runs]}, "short_url": _short_url,

@@ -141,3 +141,16 @@ def test_without_a_count_the_stages_run_without_a_question(page: Page, dashboard
     finally:
         dashboard.api(f"/api/runs/{run_id}/stop", "POST")
         wait_until(dashboard, run_id, {"stopped", "finished"})
+
+
+def test_history_and_compare_mask_secrets_in_urls(page: Page, dashboard):
+    secret = "sekrit-7f3a9"
+    run = dashboard.api("/api/runs", "POST", {
+        "url": f"{dashboard.target_url}{{i}}?delay=0&token={secret}", "requests": 5,
+        "concurrency": 5, "name": "with a token", "headers": [f"Authorization: Bearer {secret}"]})
+    wait_until(dashboard, run["id"], {"finished"})
+    other = quick_run(dashboard, "no token")
+    for path in ("/runs", f"/compare?ids={run['id']},{other}"):
+        page.goto(path)
+        expect(page.locator(f'[data-run-id="{run["id"]}"]').first).to_be_visible()
+        assert secret not in page.content(), path
