@@ -51,6 +51,16 @@ class Dashboard:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
+    def wait_for(self, run_id: int, statuses: set[str], timeout_s: float = 30.0) -> dict:
+        """The run once its status is one of `statuses` (polled through the API)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            run = self.api(f"/api/runs/{run_id}")
+            if run["status"] in statuses:
+                return run
+            assert time.monotonic() < deadline, f"run {run_id} still {run['status']}"
+            time.sleep(0.1)
+
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:

@@ -9,28 +9,16 @@ from __future__ import annotations
 import random
 import re
 import socket
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-FINISH_TIMEOUT_S = 30.0
 RUN_URL = re.compile(r"/runs/(\d+)(\?.*)?$")
-
-
-def wait_for(dashboard, run_id: int, statuses: set[str]) -> dict:
-    deadline = time.monotonic() + FINISH_TIMEOUT_S
-    while True:
-        run = dashboard.api(f"/api/runs/{run_id}")
-        if run["status"] in statuses:
-            return run
-        assert time.monotonic() < deadline, f"run {run_id} still {run['status']}"
-        time.sleep(0.1)
 
 
 def start(dashboard, **spec) -> dict:
     run = dashboard.api("/api/runs", "POST", {"concurrency": 5, **spec})
-    wait_for(dashboard, run["id"], {"finished", "stopped", "failed"})
+    dashboard.wait_for(run["id"], {"finished", "stopped", "failed"})
     return run
 
 
@@ -144,7 +132,7 @@ def test_stop_all_stops_the_run_and_the_queued_one(page: Page, dashboard, screen
     expect(page.locator(f'#then-runs li[data-run-id="{second}"] .badge')).to_have_text(
         "stopped")
     expect(page.locator("#stop-all")).to_be_hidden()
-    wait_for(dashboard, first, {"stopped"})
+    dashboard.wait_for(first, {"stopped"})
     run = dashboard.api(f"/api/runs/{second}")
     assert (run["status"], run["started_at"], run["summary"]) == ("stopped", None, None)
     assert dashboard.api("/healthz")["active_run"] is None
