@@ -209,7 +209,14 @@ const RunProgress = (() => {
     bar.className = `progress-bar status-${state.status}`;
     document.getElementById("progress").setAttribute("aria-valuenow", Math.round(100 * fraction));
     setText("progress-text", text);
+    // a screen reader hears progress per tenth and at the end, not every second
+    const step = ended() ? `end:${state.status}` : `${state.status}:${Math.floor(10 * fraction)}`;
+    if (step !== announcedStep) {
+      announcedStep = step;
+      setText("progress-announce", `Progress: ${text}`);
+    }
   }
+  let announcedStep = null;
 
   /** Why the generator limited this second, or null. The first second's loop lag is
       start-up (spawning users, opening connections), reported apart. */
