@@ -62,9 +62,26 @@ def fmt_time(epoch: Any, seconds: bool = True) -> str:
                          time.localtime(float(epoch)))
 
 
+def short_url(url: str, limit: int = 30) -> str:
+    """At most `limit` characters of a URL: its host and the end of its path, where runs of
+    one sweep differ ("127.0.0.1:8081/…y=0-1&size=10"); an end ellipsis would cut every
+    URL to the same prefix. Pages put the whole URL in a title attribute."""
+    if len(url) <= limit:
+        return url
+    without_scheme = url.partition("://")[2]
+    if len(without_scheme) <= limit:
+        return without_scheme
+    host, _, path = without_scheme.partition("/")
+    keep = limit - len(host) - 2                 # the "/…" between them
+    if keep >= limit // 3:
+        return f"{host}/…{path[-keep:]}"
+    half = (limit - 1) // 2                      # a long host: its start and the URL's end
+    return f"{url[:limit - 1 - half]}…{url[-half:]}"
+
+
 def setup_filters(env: Any) -> None:
     env.filters.update(int=fmt_int, num=fmt_num, ms=fmt_ms, duration=fmt_duration,
-                       percent=fmt_percent, time=fmt_time)
+                       percent=fmt_percent, time=fmt_time, short_url=short_url)
 
 
 @dataclass(frozen=True)

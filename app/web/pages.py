@@ -229,7 +229,6 @@ async def history(request: web.Request) -> web.Response:
         "runs": records, "total": total, "page": page, "pages": pages, "params": params,
         "columns": HISTORY_COLUMNS, "statuses": [s.value for s in RunStatus],
         "query": lambda **changes: _query({**params, "page": page, **changes}),
-        "short_url": _short_url,
     })
 
 
@@ -238,23 +237,6 @@ def _query(params: dict[str, Any]) -> str:
     defaults = {"q": "", "status": "", "sort": "created", "order": "desc", "page": 1}
     kept = {k: v for k, v in params.items() if defaults.get(k) != v}
     return "?" + urlencode(kept) if kept else "?"
-
-
-def _short_url(url: str, limit: int = 30) -> str:
-    """At most `limit` characters of a URL: its host and the end of its path, where runs of
-    one sweep differ ("127.0.0.1:8081/…y=0-1&size=10"); an end ellipsis would cut every
-    URL to the same prefix. Pages put the whole URL in a title attribute."""
-    if len(url) <= limit:
-        return url
-    without_scheme = url.partition("://")[2]
-    if len(without_scheme) <= limit:
-        return without_scheme
-    host, _, path = without_scheme.partition("/")
-    keep = limit - len(host) - 2                 # the "/…" between them
-    if keep >= limit // 3:
-        return f"{host}/…{path[-keep:]}"
-    half = (limit - 1) // 2                      # a long host: its start and the URL's end
-    return f"{url[:limit - 1 - half]}…{url[-half:]}"
 
 
 # --- Compare ---------------------------------------------------------------------------
@@ -276,7 +258,7 @@ async def compare(request: web.Request) -> web.Response:
     runs = [run_view(found[i]) for i in ids]      # the page shows URLs and embeds specs
     return await render(request, "compare.html", {
         "runs": runs, "rows": display.compare_rows([r.summary for r in runs]),
-        "page": {"runs": [r.to_dict() for r in runs]}, "short_url": _short_url,
+        "page": {"runs": [r.to_dict() for r in runs]},
     })
 
 

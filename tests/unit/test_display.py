@@ -46,3 +46,13 @@ def test_a_zero_baseline_has_no_relative_delta():
     rows = {m.label: cells for m, cells in display.compare_rows(
         [summary(100, 200, requests=0), summary(100, 200, requests=5)])}
     assert rows["Requests"][1].delta == "new"
+
+
+def test_short_url_keeps_host_and_the_distinctive_end():
+    assert display.short_url("http://h/x") == "http://h/x"
+    long = "http://127.0.0.1:8081/items/{i}?delay=0-1&size=1000"
+    short = display.short_url(long)
+    assert len(short) <= 30 and short.startswith("127.0.0.1:8081/…")
+    assert short.endswith("size=1000")
+    # two URLs of one sweep stay apart
+    assert display.short_url(long.replace("1000", "2000")) != short
