@@ -2,10 +2,10 @@
 
 `concurrency` long-lived user coroutines pull global indices from one shared
 iterator (never a task per request created up front: memory stays
-O(concurrency) whatever the request count). In the open model each index has a
-due time from the pacer; a user that picks an index up after it was due means
-every slot was busy: a late start, and the latency still counts from the due
-time.
+O(concurrency) whatever the request count). Which index, when it is due, and
+what counts as late come from the one Schedule; a user that picks an index up
+after it was due means every slot was busy: a late start, and the latency still
+counts from the due time.
 """
 from __future__ import annotations
 
@@ -13,41 +13,39 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from .plan import LATE_START_NS, WorkerPlan, now_ns, sleep_until
+from .plan import WorkerPlan, now_ns, sleep_until
 from .recorder import Recorder
+from .schedule import Schedule
 
 Send = Callable[[str], Awaitable[tuple[int, int]]]   # url -> (status, bytes received)
 
 
 async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, send: Send) -> None:
-    indices = plan.indices()
-    pacer = plan.pacer()
+    schedule = Schedule(plan)
     url_for = plan.url_for()
-    start_ns = plan.start_ns
-    deadline = plan.deadline_ns
+    indices = schedule.indices
 
     async def user() -> None:
-        if pacer is None:
-            await sleep_until(start_ns)
+        if not schedule.open:
+            await sleep_until(schedule.start_ns)
         # open model: users exist before the start and wait for their first due time
         # themselves, so the first request is not a late start for the start-up's sake
-        for index in indices:
-            if pacer is not None:
-                due_s = pacer.due_s(index)
-                if due_s is None:
+        while True:
+            if schedule.open:
+                item = schedule.next_due()
+                if item is None:
                     return
-                due = start_ns + int(due_s * 1e9)
-                if deadline is not None and due >= deadline:
-                    return
+                index, due = item
                 now = now_ns()
                 if due > now:
                     await sleep_until(due)
-                elif now - due > LATE_START_NS:
+                elif schedule.late(due, now):
                     recorder.late_starts += 1
                 sent = now_ns()
             else:
+                index = next(indices, None)
                 sent = due = now_ns()
-                if deadline is not None and sent >= deadline:
+                if index is None or schedule.expired(sent):
                     return
             recorder.sent()
             try:
@@ -62,8 +60,8 @@ async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, s
     users = asyncio.gather(*(user() for _ in range(plan.concurrency)))
     stop_wait = asyncio.ensure_future(stopping.wait())
     waits: set[asyncio.Future] = {users, stop_wait}
-    if deadline is not None:
-        waits.add(asyncio.ensure_future(sleep_until(deadline)))
+    if schedule.deadline_ns is not None:
+        waits.add(asyncio.ensure_future(sleep_until(schedule.deadline_ns)))
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -72,4 +70,3 @@ async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, s
             fut.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await users
-

@@ -49,9 +49,10 @@ from httptools import HttpParserCallbackError, HttpParserError, HttpResponsePars
 
 
 from .errors import ConnectTimeout, InvalidHTTP, RequestTimeout
-from .plan import LATE_START_NS, TIMER_RESOLUTION_NS, WorkerPlan
+from .plan import TIMER_RESOLUTION_NS, WorkerPlan
 from .recorder import Recorder
 from .request_bytes import RequestTemplate
+from .schedule import Schedule
 
 SWEEP_S = 0.1
 MIN_SWEEP_S = 0.01
@@ -205,13 +206,12 @@ class _Engine:
         self.timeout_ns = int(spec.timeout * 1e9)
         self.sweep_s = max(min(SWEEP_S, spec.timeout / 10), MIN_SWEEP_S)
         self.concurrency = plan.concurrency
-        self.indices = plan.indices()
-        self.pacer = plan.pacer()
-        self.start_ns = plan.start_ns
-        self.deadline = plan.deadline_ns
+        self.schedule = schedule = Schedule(plan)
+        self.indices = schedule.indices          # the closed model's hot path pulls directly
+        self.deadline = schedule.deadline_ns
         # closed model: a response before this sends the next request at once (0: never,
         # as in the open model or once stopped; slot_free decides then)
-        self.closed_until = 0 if self.pacer is not None else (
+        self.closed_until = 0 if schedule.open else (
             self.deadline if self.deadline is not None else 1 << 63)
         self.conns: set[_Conn] = set()          # every connection not yet lost
         self.in_flight = 0
@@ -231,7 +231,7 @@ class _Engine:
         if self.deadline is not None:
             self._timers.append(loop.call_later(
                 max(0.0, (self.deadline - monotonic_ns()) / 1e9), self._finish))
-        if self.pacer is None:
+        if not self.schedule.open:
             for _ in range(self.concurrency):
                 self.slot_free(None, monotonic_ns())
         else:
@@ -243,12 +243,12 @@ class _Engine:
         """A slot has no request in flight: give it the next one, or retire it."""
         if self.stopped:
             return
-        if self.pacer is not None:
+        if self.schedule.open:
             self._slot_free_open(conn, now)
             return
         # closed model (a kept-alive connection's next request leaves from on_message_complete)
         index = next(self.indices, None) if not self.exhausted else None
-        if index is None or (self.deadline is not None and now >= self.deadline):
+        if index is None or self.schedule.expired(now):
             self._retire(conn)
             return
         self._send(conn, index, now, now)
@@ -328,16 +328,11 @@ class _Engine:
 
     def _advance(self) -> None:
         """Move to the next index and its due time; none left: exhausted."""
-        index = next(self.indices, None)
-        due_s = None if index is None else self.pacer.due_s(index)
-        if due_s is None:
+        item = self.schedule.next_due()
+        if item is None:
             self.exhausted = True
             return
-        due = self.start_ns + int(due_s * 1e9)
-        if self.deadline is not None and due >= self.deadline:
-            self.exhausted = True
-            return
-        self._next_index, self._next_due = index, due
+        self._next_index, self._next_due = item
 
     def _slot_free_open(self, conn: _Conn | None, now: int) -> None:
         if self.exhausted:
@@ -347,7 +342,7 @@ class _Engine:
         if due <= now:
             # a late start only if every slot was busy when it fell due; with a slot idle
             # the due timer merely has not run yet, which is no lack of connections
-            if now - due > LATE_START_NS and not self._idle:
+            if not self._idle and self.schedule.late(due, now):
                 self.recorder.late_starts += 1
             self._send(conn, self._next_index, due, now)
             self._advance()

@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from app.spec import INDEX_PLACEHOLDER, LoadModel, RunSpec
+from app.spec import INDEX_PLACEHOLDER, RunSpec
 
-from .pacing import Pacer
 
-LATE_START_NS = 1_000_000   # picked up more than 1 ms after it was due: no free slot in time
 # libuv's timers count whole milliseconds from a cached loop time, so they may fire up to
 # about 1 ms early; a wait that must not end early waits at least this long each time
 TIMER_RESOLUTION_NS = 1_000_000
@@ -34,19 +30,6 @@ class WorkerPlan:
     def deadline_ns(self) -> int | None:
         seconds = self.spec.run_seconds
         return None if seconds is None else self.start_ns + int(seconds * 1e9)
-
-    def indices(self) -> Iterator[int]:
-        """Global request indices this worker sends: worker, worker + w, ... so that
-        `{i}` and the open-model schedule are the same whatever the worker count."""
-        stop = self.spec.requests
-        if stop is None:
-            return itertools.count(self.worker, self.workers)
-        return iter(range(self.worker, stop, self.workers))
-
-    def pacer(self) -> Pacer | None:
-        if self.spec.model is LoadModel.CLOSED:
-            return None
-        return Pacer(self.spec.rate, self.spec.stages)
 
     def url_for(self) -> "UrlFor":
         return UrlFor(self.spec.url)

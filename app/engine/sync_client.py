@@ -12,17 +12,17 @@ import time
 
 import requests
 
-from .plan import LATE_START_NS, WorkerPlan, now_ns
+from .plan import WorkerPlan, now_ns, sleep_until
 from .recorder import Recorder
+from .schedule import Schedule
 
 
 async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     spec = plan.spec
-    indices, pacer, url_for = plan.indices(), plan.pacer(), plan.url_for()
+    schedule, url_for = Schedule(plan), plan.url_for()
     take = threading.Lock()
     halt = threading.Event()
-    deadline = plan.deadline_ns
     headers = dict(spec.headers)
     if not spec.keepalive and not any(k.lower() == "connection" for k in headers):
         # requests would announce keep-alive on the connection it is about to drop
@@ -31,17 +31,15 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
     timeout = (spec.connect_timeout, spec.timeout)
 
     def next_request() -> tuple[int, int] | None:
-        """(index, due_ns) of the next request, or None when the run is over."""
+        """(index, due_ns) of the next request (due 0: when a thread is free), or None
+        when the run is over. One lock: the schedule hands out indices in order."""
         with take:
-            index = next(indices, None)
-            if index is None or halt.is_set():
+            if halt.is_set():
                 return None
-            if pacer is None:
-                return index, 0
-            due_s = pacer.due_s(index)
-        if due_s is None:
-            return None
-        return index, plan.start_ns + int(due_s * 1e9)
+            if schedule.open:
+                return schedule.next_due()
+            index = next(schedule.indices, None)
+        return None if index is None else (index, 0)
 
     finished = asyncio.Event()
     running = plan.concurrency
@@ -62,18 +60,18 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
 
     def send_requests() -> None:
         session = requests.Session() if spec.keepalive else None
-        if pacer is None:
+        if not schedule.open:
             # threads start before the run does (so starting them is never a late start);
             # time.sleep never wakes early
             time.sleep(max(0.0, (plan.start_ns - now_ns()) / 1e9))
         while (item := next_request()) is not None:
             index, due = item
             now = now_ns()
-            if deadline is not None and max(due, now) >= deadline:
+            if schedule.expired(max(due, now)):
                 return
             if due > now:
                 time.sleep((due - now) / 1e9)
-            elif pacer is not None and now - due > LATE_START_NS:
+            elif schedule.open and schedule.late(due, now):
                 loop.call_soon_threadsafe(_late, recorder)
             sent = now_ns()
             due = due or sent
@@ -97,8 +95,8 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
     for thread in threads:
         thread.start()
     waits = {asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(finished.wait())}
-    if deadline is not None:   # at the deadline, requests in flight are abandoned (as wrk does)
-        waits.add(asyncio.ensure_future(asyncio.sleep(max(0.0, (deadline - now_ns()) / 1e9))))
+    if schedule.deadline_ns is not None:   # at the deadline, requests in flight are abandoned
+        waits.add(asyncio.ensure_future(sleep_until(schedule.deadline_ns)))
     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     for fut in waits:
         fut.cancel()

@@ -2,6 +2,7 @@ import pytest
 
 from app.engine.pacing import Pacer
 from app.engine.plan import WorkerPlan
+from app.engine.schedule import Schedule
 from app.spec import Stage, parse_spec
 
 
@@ -35,8 +36,19 @@ def test_workers_share_one_schedule_exactly():
                        "workers": 3})
     plans = [WorkerPlan(spec, w, 3, 0) for w in range(3)]
     assert sum(p.concurrency for p in plans) == 4
-    indices = sorted(i for p in plans for i in p.indices())
-    assert indices == list(range(101))
+    schedules = [Schedule(p) for p in plans]
+    due = sorted((d, i) for s in schedules for i, d in iter(s.next_due, None))
+    assert [i for _, i in due] == list(range(101))
     whole = Pacer(50.0)
-    merged = sorted((plan.pacer().due_s(i), i) for plan in plans for i in plan.indices())
-    assert merged == [(whole.due_s(i), i) for i in range(101)]
+    assert [d for d, _ in due] == [int(whole.due_s(i) * 1e9) for i in range(101)]
+
+
+def test_the_schedule_ends_at_the_deadline_and_says_what_is_late():
+    spec = parse_spec({"url": "http://x/", "rate": 10, "duration": 1, "concurrency": 2})
+    schedule = Schedule(WorkerPlan(spec, 0, 1, 5_000))
+    due = [d for _, d in iter(schedule.next_due, None)]
+    assert due == [5_000 + i * 100_000_000 for i in range(10)]   # none at or past 1 s
+    assert schedule.next_due() is None and schedule.expired(5_000 + 1_000_000_000)
+    assert not schedule.late(0, 1_000_000) and schedule.late(0, 1_000_001)
+    closed = Schedule(WorkerPlan(parse_spec({"url": "http://x/", "requests": 5}), 1, 2, 0))
+    assert not closed.open and list(closed.indices) == [1, 3]
