@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from .errors import classify, describe
 from .histogram import Histogram
-from .snapshot import Health, Snapshot
+from .snapshot import EndpointStats, Health, Snapshot
 
 
 class Recorder:
@@ -101,4 +103,80 @@ class Recorder:
             error_classes=self._errors, error_samples=self._samples,
             latency=latency, service=service, health=health)
         self._reset()
+        return snap
+
+
+STATUS_SPAN = 1000          # status codes are < 1000: (name id, status) keys as one int
+
+
+class EndpointRecorder(Recorder):
+    """A Recorder that also remembers which named target each request was: one more
+    append per request, binned by name once a second. Only runs with several names use
+    it; a single-target run keeps the plain Recorder's hot path."""
+    __slots__ = ("names", "_name_ids", "_named_status", "_named_errors")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        super().__init__()
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._name_ids: list[int] = []
+        self._named_status: dict[int, int] = {}
+        self._named_errors: Counter[tuple[int, str]] = Counter()
+
+    def response(self, status: int, nbytes: int, due_ns: int, sent_ns: int, end_ns: int,
+                 name_id: int = 0) -> None:
+        Recorder.response(self, status, nbytes, due_ns, sent_ns, end_ns)
+        self._name_ids.append(name_id)
+        key = name_id * STATUS_SPAN + status
+        self._named_status[key] = self._named_status.get(key, 0) + 1
+
+    def response_then_sent(self, status: int, nbytes: int, due_ns: int, sent_ns: int,
+                           end_ns: int, name_id: int = 0) -> None:
+        Recorder.response_then_sent(self, status, nbytes, due_ns, sent_ns, end_ns)
+        self._name_ids.append(name_id)
+        key = name_id * STATUS_SPAN + status
+        self._named_status[key] = self._named_status.get(key, 0) + 1
+
+    def error(self, exc: BaseException, name_id: int = 0) -> None:
+        cls = classify(exc).value
+        self._in_flight -= 1
+        self.completed += 1
+        self._errors[cls] += 1
+        if cls not in self._samples:
+            self._samples[cls] = describe(exc)
+        self._named_errors[(name_id, cls)] += 1
+
+    def snapshot(self, second: int, elapsed_s: float, health: Health) -> Snapshot:
+        latencies = np.asarray(self._latency, dtype=np.int64)
+        name_ids = np.asarray(self._name_ids, dtype=np.int64)
+        named_status, named_errors = self._named_status, self._named_errors
+        snap = super().snapshot(second, elapsed_s, health)
+        endpoints: dict[str, EndpointStats] = {}
+
+        def stats(name_id: int) -> EndpointStats:
+            name = self.names[name_id]
+            if name not in endpoints:
+                endpoints[name] = EndpointStats()
+            return endpoints[name]
+
+        for key, n in named_status.items():
+            s = stats(key // STATUS_SPAN)
+            code = key % STATUS_SPAN
+            s.status_codes[code] += n
+            if code < 400:
+                s.ok += n
+            else:
+                s.failed += n
+        for (name_id, cls), n in named_errors.items():
+            s = stats(name_id)
+            s.errors += n
+            s.error_classes[cls] += n
+        if len(latencies):
+            order = np.argsort(name_ids, kind="stable")
+            ids, starts = np.unique(name_ids[order], return_index=True)
+            for name_id, chunk in zip(ids, np.split(latencies[order], starts[1:])):
+                stats(int(name_id)).latency.record_ns(chunk)
+        snap.endpoints = endpoints
         return snap

@@ -50,6 +50,8 @@ class Snapshot:
     latency: Histogram = field(default_factory=Histogram)   # from due time (open) / send (closed)
     service: Histogram = field(default_factory=Histogram)   # from the actual send
     health: Health = field(default_factory=Health)
+    # per named target, for runs with several (empty otherwise): they split the totals
+    endpoints: dict[str, EndpointStats] = field(default_factory=dict)
 
     def merge(self, other: Snapshot) -> None:
         """Add another worker's snapshot of the same second into this one."""
@@ -87,6 +89,7 @@ class Snapshot:
             self.error_samples.setdefault(cls, msg)
         self.latency.add(other.latency)
         self.service.add(other.service)
+        merge_endpoints(self.endpoints, other.endpoints)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for the live page and storage (histograms as percentiles)."""
@@ -102,6 +105,8 @@ class Snapshot:
             "error_samples": dict(self.error_samples),
             "latency_ms": latency_view(self.latency, ("mean", "p50", "p90", "p99", "p999", "max")),
             "service_ms": latency_view(self.service, ("p50", "p99", "max")),
+            "endpoints": {name: e.second_view(self.elapsed_s)
+                          for name, e in sorted(self.endpoints.items())},
             "health": {"cpu_percent": round(self.cpu_percent, 1),
                        "rss_mb": round(self.health.rss_bytes / 2**20, 1),
                        "loop_lag_ms": round(self.health.loop_lag_ms, 2),
@@ -179,6 +184,7 @@ class Summary:
             "cpu_percent": round(100.0 * self.cpu_seconds / duration, 1) if duration > 0 else 0.0,
             "max_loop_lag_ms": round(self.max_loop_lag_ms, 2),
             "max_in_flight": self.max_in_flight,
+            "endpoints": {name: e.to_dict(duration) for name, e in sorted(t.endpoints.items())},
             "percentile_curve": [[p, v] for p, v in
                                  zip(CURVE_PERCENTILES, t.latency.percentiles_ms(CURVE_PERCENTILES))]
                                 if t.latency.total else [],
@@ -202,3 +208,52 @@ def latency_view(hist: Histogram, stats: tuple[str, ...]) -> dict[str, float | N
 
 def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 2) if seconds > 0 else 0.0
+
+
+@dataclass
+class EndpointStats:
+    ok: int = 0
+    failed: int = 0
+    errors: int = 0
+    status_codes: Counter[int] = field(default_factory=Counter)
+    error_classes: Counter[str] = field(default_factory=Counter)
+    latency: Histogram = field(default_factory=Histogram)
+
+    @property
+    def requests(self) -> int:
+        return self.ok + self.failed + self.errors
+
+    def add(self, other: EndpointStats) -> None:
+        self.ok += other.ok
+        self.failed += other.failed
+        self.errors += other.errors
+        self.status_codes.update(other.status_codes)
+        self.error_classes.update(other.error_classes)
+        self.latency.add(other.latency)
+
+    def second_view(self, seconds: float) -> dict[str, Any]:
+        """What a per-second sample keeps of an endpoint: compact, since a long run stores
+        one for every second and every name."""
+        return {"requests": self.requests, "ok": self.ok, "failed": self.failed,
+                "errors": self.errors, "rps": _rate(self.ok + self.failed, seconds),
+                "latency_ms": latency_view(self.latency, ("p50", "p90", "p99", "max"))}
+
+    def to_dict(self, seconds: float) -> dict[str, Any]:
+        return {
+            "requests": self.requests, "ok": self.ok, "failed": self.failed,
+            "errors": self.errors,
+            "rps": _rate(self.ok + self.failed, seconds),
+            "latency_ms": latency_view(self.latency, ("mean", "p50", "p90", "p99", "p999", "max")),
+            "status_codes": {str(k): v for k, v in sorted(self.status_codes.items())},
+            "error_classes": dict(self.error_classes),
+        }
+
+
+def merge_endpoints(into: dict[str, EndpointStats], other: dict[str, EndpointStats]) -> None:
+    for name, stats in other.items():
+        if name in into:
+            into[name].add(stats)
+        else:
+            copy = EndpointStats()
+            copy.add(stats)
+            into[name] = copy
