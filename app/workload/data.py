@@ -39,6 +39,7 @@ _SCAN_CHUNK = 1 << 22            # bytes per numpy pass: bounds the scan's tempo
 _COMMA, _NEWLINE, _CR = 44, 10, 13
 _SEPARATOR = 0                   # after each field of a quoted file's buffer: never in a field
 _BOM = b"\xef\xbb\xbf"
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
 class DataOrder(str, Enum):
@@ -155,15 +156,18 @@ class DataTable:
     def to_csv(self) -> str:
         """An equivalent CSV (LF line ends) that parse_csv reads back to the same table."""
         header = ",".join(self.columns) + "\n"
-        if self._plain:
+        if self._plain and not self._breaks:     # the file itself, CRs aside, is that CSV
             start, end = self._offsets[0] + 1, self._offsets[len(self._offsets) - 1]
             return header + self._buffer[start:end].decode() + "\n"
-        out = io.StringIO()
-        out.write(header)
-        writer = csv.writer(out, lineterminator="\n")
-        for r in range(self._rows):
-            writer.writerow(self.row(r))
-        return out.getvalue()
+        return header + "".join(_csv_line(self.row(r)) for r in range(self._rows))
+
+
+def _csv_line(fields: tuple[str, ...]) -> str:
+    # the csv module leaves a lone CR unquoted with LF line ends: it would not come back
+    if fields == ("",):
+        return '""\n'
+    return ",".join(f'"{f.replace(chr(34), chr(34) * 2)}"' if _NEEDS_QUOTES.search(f) else f
+                    for f in fields) + "\n"
 
 
 def _rebuild(columns, buffer, ends, plain, breaks) -> DataTable:
@@ -196,6 +200,7 @@ def parse_csv(text: str | bytes | bytearray | memoryview) -> DataTable:
             raise WorkloadError("text that cannot be UTF-8 encoded", line=line,
                                 column=exc.start - text.rfind("\n", 0, exc.start),
                                 source=_SOURCE) from None
+        check_data_size(len(data))          # non-ASCII text is longer in bytes
     else:
         check_data_size(len(text))          # before reading a byte of it
         data = text if isinstance(text, bytes) else bytes(text)

@@ -38,6 +38,7 @@ MAX_NAME_LENGTH = 200
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _PLACEHOLDERS = re.compile(r"\{\{|\}\}|\{[^{}]*\}")
 _NEW_TARGET = re.compile(r"[A-Za-z]+\s+https?://")
+_HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:(?!//)")     # "Name:", not "http://"
 _FIELDS = ("name", "method", "url", "headers", "body", "body_b64", "weight")
 _SOURCE = "targets"
 
@@ -256,7 +257,10 @@ def _target_from_item(item: Any) -> Target:
     for key in ("method", "url", "body", "body_b64"):
         if key in item and not isinstance(item[key], str):
             raise WorkloadError("must be a string", field=key)
-    body = item.get("body", "").encode()
+    try:
+        body = item.get("body", "").encode()
+    except UnicodeEncodeError:
+        raise WorkloadError("is not valid Unicode text", field="body") from None
     if "body_b64" in item:
         try:
             body = base64.b64decode(item["body_b64"], validate=True)
@@ -327,18 +331,23 @@ def _parse_vegeta(text: str, read_file: Callable[[str], bytes] | None) -> list[T
         n += 1
         if not line or line.startswith("#"):
             continue
-        target_line, words = n, line.split()
-        if len(words) != 2:
+        words = line.split()
+        if len(words) != 2 or _HEADER.match(line):
             raise WorkloadError(_not_a_target_line(line, words, after_body), line=n,
                                 source=_SOURCE)
-        header_lines, headers, body, body_line = [], [], b"", None
+        # where each field starts (line, 0-based column), to place an error in it
+        at = {"method": (n, lines[n - 1].find(words[0])), "url": (n, lines[n - 1].find(words[1]))}
+        headers: list[tuple[str, str]] = []
+        body = b""
+        after_body = False
         while n < len(lines) and lines[n].strip():
             entry = lines[n].strip()
             n += 1
             if entry.startswith("#"):
                 continue
             if entry.startswith("@"):
-                body, body_line = _body_file(entry[1:].strip(), read_file, bodies, n), n
+                body, at["body"], after_body = _body_file(entry[1:].strip(), read_file,
+                                                          bodies, n), (n, None), True
                 break
             if _NEW_TARGET.match(entry):
                 raise WorkloadError(f"{entry!r} starts a new target: put a blank line before "
@@ -346,18 +355,19 @@ def _parse_vegeta(text: str, read_file: Callable[[str], bytes] | None) -> list[T
             if ":" not in entry:
                 raise WorkloadError(f"header {entry!r} has no ':'", line=n, source=_SOURCE)
             key, value = entry.split(":", 1)
+            colon = lines[n - 1].index(":")
+            at[f"headers[{len(headers)}]"] = (n, colon + 1 + len(value) - len(value.lstrip()))
             headers.append((key.strip(), value.strip()))
-            header_lines.append(n)
-        after_body = body_line is not None
         try:
             targets.append(Target(method=words[0], url=words[1], headers=tuple(headers),
                                   body=body))
         except WorkloadError as exc:
-            line_of = {"url": target_line, "method": target_line, "body": body_line}
-            line_of.update({f"headers[{k}]": ln for k, ln in enumerate(header_lines)})
-            raise WorkloadError(exc.message, line=line_of.get(exc.field, target_line),
+            line_no, start = at.get(exc.field, at["url"])
+            column = start + exc.column if exc.column is not None and start is not None \
+                else None
+            raise WorkloadError(exc.message, line=line_no, column=column,
                                 source=_SOURCE) from None
-        _check_count(len(targets), target_line)
+        _check_count(len(targets), at["url"][0])
     if not targets:
         raise WorkloadError("no targets, only comments and blank lines", source=_SOURCE)
     return targets
@@ -365,12 +375,13 @@ def _parse_vegeta(text: str, read_file: Callable[[str], bytes] | None) -> list[T
 
 def _not_a_target_line(line: str, words: list[str], after_body: bool) -> str:
     message = f"expected a target line 'METHOD URL', found {line!r}"
+    if _HEADER.match(line):
+        return message + (" (headers go before the @body line)" if after_body
+                          else " (a header goes right under its target line)")
     if len(words) == 1 and "://" in line:
         return message + " (put the method first, e.g. GET)"
     if len(words) > 2:
         return message + " (a URL has no spaces: write them as %20)"
-    if after_body:
-        return message + " (headers go before the @body line)"
     return message
 
 

@@ -54,6 +54,7 @@ _URL_BYTES = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.
               + _URL_SAFE.encode())
 _URL_UNSAFE = re.compile(r"[^A-Za-z0-9\-._!#$%&'()*+,/:;=?@\[\]~]")
 BUILT_INS = "{i}, {uuid} and {rand:A-B}"
+_LITERAL_BRACES = 'write {{ and }} for literal braces, e.g. a JSON body as {{"id": {i}}}'
 
 
 class PlaceholderKind(str, Enum):
@@ -161,10 +162,10 @@ def scan(text: str) -> tuple[list[str], list[tuple[str, int]]]:
             raw.append((m.group(1), m.start()))
         elif token == "{":
             raise WorkloadError(f"a '{{' that starts no placeholder: {_near(text, m.start())}; "
-                                f"write {{{{ for a literal brace", column=m.start() + 1)
+                                f"{_LITERAL_BRACES}", column=m.start() + 1)
         else:
-            raise WorkloadError(f"a '}}' without its '{{': {_near(text, m.start())}; write "
-                                f"}}}} for a literal brace", column=m.start() + 1)
+            raise WorkloadError(f"a '}}' without its '{{': {_near(text, m.start())}; "
+                                f"{_LITERAL_BRACES}", column=m.start() + 1)
     current.append(text[last:])
     literals.append("".join(current))
     return literals, raw
@@ -204,8 +205,7 @@ def _placeholder(content: str, at: int, index: dict[str, int], position: int) ->
         raise WorkloadError(f"unknown placeholder {{{content}}}: {where}; the built-ins are "
                             f"{BUILT_INS}", column=at + 1)
     raise WorkloadError(f"{{{content}}} is not a placeholder (known: {BUILT_INS} and the data "
-                        f"file's columns); write {{{{ and }}}} for literal braces, e.g. a JSON "
-                        f"body as {{{{\"id\": {{i}}}}}}", column=at + 1)
+                        f"file's columns); {_LITERAL_BRACES}", column=at + 1)
 
 
 class _Source:
