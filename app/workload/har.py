@@ -73,7 +73,7 @@ def har_requests(text: str, only_host: str | None, *, max_entries: int) -> list[
         hosts[parts.netloc.rpartition("@")[2]] += 1
         if only_host and not host_matches(url, only_host):
             continue
-        body, text_body = _body(request.get("postData"), k)
+        body, text_body = _body(request, k)
         requests.append(HarRequest(k, method, url, _headers(request.get("headers", []), k),
                                    body, text_body))
         if len(requests) > max_entries:
@@ -117,8 +117,9 @@ def _headers(raw: Any, k: int) -> tuple[tuple[str, str], ...]:
                  if not name.startswith(":") and name.lower() not in drop)
 
 
-def _body(post: Any, k: int) -> tuple[bytes, bool]:
+def _body(request: dict, k: int) -> tuple[bytes, bool]:
     """(body, recorded as text): postData.text, else its params URL-encoded."""
+    post = request.get("postData")
     if not isinstance(post, dict):
         return b"", True
     text = post.get("text")
@@ -132,6 +133,14 @@ def _body(post: Any, k: int) -> tuple[bytes, bool]:
         return text.encode(), True
     params = post.get("params")
     if not params:
+        size = request.get("bodySize")
+        if isinstance(size, int) and size > 0:
+            # sending it empty would load the server with other requests than recorded
+            raise WorkloadError(
+                f"the request had a body of {size} bytes that the HAR does not hold (its "
+                f"postData.text is empty): record with content (Playwright: "
+                f"record_har_content=\"embed\"), or leave this request out (only_host)",
+                source=_SOURCE, field=f"log.entries[{k}].request.postData")
         return b"", True
     if str(post.get("mimeType", "")).lower().startswith("multipart/"):
         raise WorkloadError("a multipart/form-data body recorded as params only cannot be "

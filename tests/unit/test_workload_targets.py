@@ -264,6 +264,10 @@ def test_har_only_host():
     ('{"log": {"entries": [{"request": {"method": "POST", "url": "http://h/", "postData": '
      '{"mimeType": "multipart/form-data; boundary=x", "params": [{"name": "f", '
      '"fileName": "a.png"}]}}}]}}', None, "multipart/form-data body"),
+    ('{"log": {"entries": [{"request": {"method": "POST", "url": "http://h/", "bodySize": 9, '
+     '"postData": {"mimeType": "text/plain", "text": ""}}}]}}', None,
+     "log.entries[0].request.postData: the request had a body of 9 bytes that the HAR does "
+     "not hold"),
 ])
 def test_har_errors(text, line, words):
     error = refused(text, HAR)
