@@ -96,6 +96,15 @@ def test_invalid_utf8_far_into_a_large_file_is_located():
     assert (error.line, error.column) == (600_002, 3)
 
 
+def test_utf8_split_across_check_chunks_is_text():
+    chunk = 2**20                                # check_text decodes a MiB at a time
+    for at in range(chunk - 4, chunk + 1):
+        table = parse_csv(b"a\n" + b"x" * (at - 2) + "é€😀".encode() + b"\n")
+        assert table.field(0, 0).endswith("é€😀")
+    error = refused(b"a\n" + b"x" * (chunk - 3) + b"\xe2\x82\n")
+    assert (error.line, error.column) == (2, chunk - 2)
+
+
 def test_row_limit_is_real():
     assert len(parse_csv(b"n\n" + b"1\n" * MAX_DATA_ROWS)) == MAX_DATA_ROWS
     error = refused(b"n\n" + b"1\n" * (MAX_DATA_ROWS + 1))
