@@ -109,7 +109,8 @@ class _Saver:
     @classmethod
     async def open(cls, path: str, spec: RunSpec) -> _Saver:
         db = await store_db.open_db(path)
-        record = await runs.create_run(db, spec.to_dict(), status=RunStatus.RUNNING)
+        record = await runs.create_run(db, spec.to_dict(with_data=True),
+                                       status=RunStatus.RUNNING)
         return cls(db, record.id)
 
     async def add(self, snap: Snapshot) -> None:

@@ -11,11 +11,14 @@ import os
 import re
 import resource
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field as dc_field, fields
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
+
+from app.workload import (DataOrder, DataTable, Target, TargetOrder, TargetsFormat, Workload,
+                          WorkloadError, parse_csv, parse_targets, targets_from_json)
 
 INDEX_PLACEHOLDER = "{i}"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -64,6 +67,28 @@ class RunSpec:
     keepalive: bool = True
     verify_tls: bool = True
     name: str = ""
+    # a workload: several requests (empty: the one request above), in which order, with
+    # which data; `url` then shows the first target's, for lists and search
+    targets: tuple[Target, ...] = ()
+    order: TargetOrder = TargetOrder.SEQUENCE
+    seed: int = 1
+    data: DataTable | None = dc_field(default=None, compare=False, repr=False)
+    data_order: DataOrder = DataOrder.SEQUENCE
+
+    @property
+    def request_targets(self) -> tuple[Target, ...]:
+        """What the run sends. The one-request fields send headers and body exactly as
+        typed (stored runs with JSON bodies stay byte for byte), and `{i}` in the URL."""
+        if self.targets:
+            return self.targets
+        return (Target(self.method, _escape_braces(self.url, keep=INDEX_PLACEHOLDER),
+                       tuple((k, _escape_braces(v)) for k, v in self.headers),
+                       _escape_braces(self.body).encode()),)
+
+    def workload(self) -> Workload:
+        """Compiled once per worker: which target and data row request i uses, rendered."""
+        return Workload(self.request_targets, order=self.order, seed=self.seed,
+                        data=self.data, data_order=self.data_order)
 
     @property
     def model(self) -> LoadModel:
@@ -76,13 +101,21 @@ class RunSpec:
             return self.duration
         return sum(s.duration for s in self.stages) if self.stages else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form that parse_spec accepts back unchanged ("Run again")."""
-        d = asdict(self)
+    def to_dict(self, *, with_data: bool = False) -> dict[str, Any]:
+        """JSON form that parse_spec accepts back unchanged ("Run again"). The data file is
+        only described (rows, columns): it can be 100 MB, so it travels as `data_csv` only
+        where asked for (to the workers, and into the store's own table)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["engine"] = self.engine.value
         d["headers"] = [f"{k}: {v}" for k, v in self.headers]
         d["stages"] = [[s.duration, s.rate] for s in self.stages]
         d["model"] = self.model.value
+        d["targets"] = [t.to_dict() for t in self.targets]
+        d["order"], d["data_order"] = self.order.value, self.data_order.value
+        d["data"] = (None if self.data is None
+                     else {"rows": len(self.data), "columns": list(self.data.columns)})
+        if with_data and self.data is not None:
+            d["data_csv"] = self.data.to_csv()
         return d
 
 
@@ -129,8 +162,14 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
             errors[name] = str(exc)
 
     field("url", _url)
+    _workload_fields(data, values, errors)
+    if not errors.keys() & {"url", "targets"} and values["targets"]:
+        first = values["targets"][0].url
+        if values["url"] is not None and values["url"] not in (first, _normal_url(first)):
+            errors["url"] = "give either url (one request) or targets (a list), not both"
+        values["url"] = first
     if "url" not in errors and values["url"] is None:
-        errors["url"] = "is required"
+        errors["url"] = "is required (or a list of targets)"
     field("method", _method, "GET")
     field("headers", _headers, ())
     field("body", _body, "")
@@ -168,9 +207,105 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
                     f"{per_worker + FD_RESERVE} open files per process, above the open-file "
                     f"hard limit of {limit} (RLIMIT_NOFILE); raise it with `ulimit -Hn` / "
                     f"LimitNOFILE= or /etc/security/limits.conf, or use more workers")
+    if not errors:
+        _check_workload(values, errors)
     if errors:
         raise SpecError(errors)
     return RunSpec(**values)
+
+
+def _workload_fields(data: Mapping[str, Any], values: dict[str, Any],
+                     errors: dict[str, str]) -> None:
+    """targets (JSON) or targets_text + targets_format; order, seed; data_csv, data_order."""
+    values.update(targets=(), order=TargetOrder.SEQUENCE, seed=1, data=None,
+                  data_order=DataOrder.SEQUENCE)
+    for name, enum in (("order", TargetOrder), ("data_order", DataOrder)):
+        raw = data.get(name)
+        if raw not in (None, ""):
+            try:
+                values[name] = enum(str(raw).strip().lower())
+            except ValueError:
+                errors[name] = f"must be one of {', '.join(e.value for e in enum)}"
+    if data.get("seed") not in (None, ""):
+        try:
+            values["seed"] = _seed(data["seed"])
+        except (ValueError, TypeError) as exc:
+            errors["seed"] = str(exc)
+    csv_text = data.get("data_csv")
+    if csv_text not in (None, ""):
+        if not isinstance(csv_text, (str, bytes)):
+            errors["data_csv"] = "must be the CSV file's text"
+        else:
+            try:
+                values["data"] = parse_csv(csv_text)
+            except WorkloadError as exc:
+                errors["data_csv"] = str(exc)
+    raw_targets, text = data.get("targets"), data.get("targets_text")
+    try:
+        if raw_targets not in (None, "", []):
+            if text not in (None, ""):
+                errors["targets"] = "give targets (JSON) or targets_text, not both"
+                return
+            values["targets"] = tuple(targets_from_json(raw_targets))
+        elif text not in (None, ""):
+            try:
+                fmt = TargetsFormat(str(data.get("targets_format") or "vegeta").strip().lower())
+            except ValueError:
+                errors["targets_format"] = (
+                    f"must be one of {', '.join(f.value for f in TargetsFormat)}")
+                return
+            values["targets"] = tuple(parse_targets(text, fmt))
+    except WorkloadError as exc:
+        errors["targets" if raw_targets not in (None, "", []) else "targets_text"] = str(exc)
+
+
+def _check_workload(values: dict[str, Any], errors: dict[str, str]) -> None:
+    """The workload compiles against the data's columns, and the engine can send it."""
+    spec_field = "targets" if values["targets"] else "url"
+    try:
+        spec = RunSpec(**values)
+        spec.workload()
+    except WorkloadError as exc:
+        errors[spec_field] = str(exc)
+        return
+    if spec.engine is Engine.FAST:
+        origins = {urlsplit(t.url)[:2] for t in spec.request_targets}
+        if len(origins) > 1:
+            errors["engine"] = (f"the fast engine sends to one origin (scheme, host and port); "
+                                f"these targets use {len(origins)}: use the aiohttp or sync "
+                                f"engine for several")
+        elif len({t.method == "HEAD" for t in spec.request_targets}) > 1:
+            errors["engine"] = ("the fast engine cannot mix HEAD with other methods (a HEAD "
+                                "answer has no body): use the aiohttp or sync engine")
+        elif any("{" in urlsplit(t.url).netloc for t in spec.request_targets):
+            errors[spec_field] = ("the fast engine resolves the host once: placeholders go in "
+                                  "the path and query only")
+
+
+def _normal_url(url: str) -> str:
+    """The URL as the url field's parser gives it back (what to_dict wrote), else as is."""
+    try:
+        return _url(url)
+    except ValueError:
+        return url
+
+
+def _escape_braces(text: str, keep: str = "") -> str:
+    """Text sent as typed through the placeholder syntax: braces doubled, but `keep`."""
+    escaped = text.replace("{", "{{").replace("}", "}}")
+    return escaped.replace("{{i}}", keep) if keep else escaped
+
+
+def _seed(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("must be a whole number")
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise ValueError("must be from 0 to 2^63 - 1")
+    return value
 
 
 def _url(raw: Any) -> str:

@@ -165,7 +165,7 @@ async def start(spec: RunSpec) -> Run:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, limit=2**24)
         worker = _Worker(index, process)
-        worker.send(json.dumps({"spec": spec.to_dict(), "worker": index,
+        worker.send(json.dumps({"spec": spec.to_dict(with_data=True), "worker": index,
                                 "workers": spec.workers}))
         workers.append(worker)
     run = Run(spec, workers)

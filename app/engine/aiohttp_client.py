@@ -5,6 +5,8 @@ import asyncio
 
 import aiohttp
 
+from app.workload import RenderedRequest
+
 from .driver import drive
 from .errors import aiohttp_timeout
 from .plan import WorkerPlan
@@ -21,18 +23,16 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
         ssl=None if spec.verify_tls else False,
     )
     timeout = aiohttp.ClientTimeout(total=spec.timeout, sock_connect=spec.connect_timeout)
-    headers = dict(spec.headers)
-    body = spec.body.encode() if spec.body else None
-    method = spec.method
     limit_s, connect_limit_s = spec.timeout, spec.connect_timeout
     async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(), raise_for_status=False) as session:
         request = session.request
 
-        async def send(url: str) -> tuple[int, int]:
+        async def send(req: RenderedRequest) -> tuple[int, int]:
             try:        # costs nothing until a timeout: the sample then names the limit
-                async with request(method, url, headers=headers, data=body) as response:
+                async with request(req.method, req.url, headers=req.headers,
+                                   data=req.body or None) as response:
                     data = await response.read()   # read fully: a load test must drain bodies
                     return response.status, len(data)
             except asyncio.TimeoutError as exc:

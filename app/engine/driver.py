@@ -13,16 +13,19 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from app.workload import RenderedRequest
+
 from .plan import WorkerPlan, now_ns, sleep_until
 from .recorder import Recorder
 from .schedule import Schedule
 
-Send = Callable[[str], Awaitable[tuple[int, int]]]   # url -> (status, bytes received)
+# a rendered request -> (status, bytes received)
+Send = Callable[[RenderedRequest], Awaitable[tuple[int, int]]]
 
 
 async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, send: Send) -> None:
     schedule = Schedule(plan)
-    url_for = plan.url_for()
+    render = plan.workload.render
     indices = schedule.indices
 
     async def user() -> None:
@@ -47,15 +50,16 @@ async def drive(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event, s
                 sent = due = now_ns()
                 if index is None or schedule.expired(sent):
                     return
+            request = render(index)
             recorder.sent()
             try:
-                status, nbytes = await send(url_for(index))
+                status, nbytes = await send(request)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # every failure is counted and classified
-                recorder.error(exc)
+                recorder.error(exc, request.name_id)
                 continue
-            recorder.response(status, nbytes, due, sent, now_ns())
+            recorder.response(status, nbytes, due, sent, now_ns(), request.name_id)
 
     users = asyncio.gather(*(user() for _ in range(plan.concurrency)))
     stop_wait = asyncio.ensure_future(stopping.wait())

@@ -77,7 +77,7 @@ class _Conn(asyncio.Protocol):
     """One TCP connection and the request on it; the unit of concurrency is a slot
     that a chain of these occupies, one after another."""
     __slots__ = ("engine", "transport", "parser", "alive", "busy", "due_ns", "sent_ns",
-                 "nbytes", "request", "connecting")
+                 "nbytes", "request", "connecting", "name_id")
 
     def __init__(self, engine: _Engine):
         self.engine = engine
@@ -89,6 +89,7 @@ class _Conn(asyncio.Protocol):
         self.nbytes = 0               # body bytes of the current response
         self.request = b""            # written once connected
         self.connecting: asyncio.Task | None = None
+        self.name_id = 0              # the target of the request in flight (a workload's)
 
     # asyncio.Protocol
 
@@ -147,17 +148,22 @@ class _Conn(asyncio.Protocol):
                 # closed model, the hot path: the next request at once on this connection,
                 # with one recorder call; the slot stays busy
                 engine.recorder.response_then_sent(status, self.nbytes, self.due_ns,
-                                                   self.sent_ns, end)
+                                                   self.sent_ns, end, self.name_id)
                 request = engine.constant
                 if request is None:
-                    request = (b"%d" % index).join(engine.parts)
+                    parts = engine.parts
+                    if parts is not None:
+                        request = (b"%d" % index).join(parts)
+                    else:
+                        request, self.name_id = engine.encode(index)
                 self.transport.write(request)
                 self.nbytes = 0
                 self.due_ns = self.sent_ns = end
                 return
         self.busy = False
         engine.in_flight -= 1
-        engine.recorder.response(status, self.nbytes, self.due_ns, self.sent_ns, end)
+        engine.recorder.response(status, self.nbytes, self.due_ns, self.sent_ns, end,
+                                 self.name_id)
         engine.slot_free(self, end)
 
     # the slot's side
@@ -176,7 +182,7 @@ class _Conn(asyncio.Protocol):
             return
         self.busy = False
         engine.in_flight -= 1
-        engine.recorder.error(exc)
+        engine.recorder.error(exc, self.name_id)
         engine.slot_free(self, monotonic_ns())
 
 
@@ -199,9 +205,11 @@ class _Engine:
         self._resolving: asyncio.Task | None = None
         self.ssl_ctx = ssl_ctx
         self.keepalive = spec.keepalive
-        self.conn_class = _HeadConn if spec.method == "HEAD" else _Conn
+        # HEAD answers end at their headers; the spec keeps HEAD apart from other methods
+        self.conn_class = (_HeadConn if spec.request_targets[0].method == "HEAD" else _Conn)
         self.constant = request.constant
         self.parts = request.parts
+        self.encode = request.encode
         self.connect_timeout = spec.connect_timeout
         self.timeout_ns = int(spec.timeout * 1e9)
         self.sweep_s = max(min(SWEEP_S, spec.timeout / 10), MIN_SWEEP_S)
@@ -257,13 +265,17 @@ class _Engine:
         """The request `index`, due at `due`, leaves now (on `conn` if it is still open)."""
         self.recorder.sent()
         self.in_flight += 1
-        request = self.constant
+        request, name_id = self.constant, 0
         if request is None:
-            request = (b"%d" % index).join(self.parts)
+            if self.parts is not None:
+                request = (b"%d" % index).join(self.parts)
+            else:
+                request, name_id = self.encode(index)
         if conn is None or not conn.alive:
             conn = self._open(request)
         else:
             conn.transport.write(request)
+        conn.name_id = name_id
         conn.busy = True
         conn.nbytes = 0
         conn.due_ns = due

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 import time
 from dataclasses import dataclass
 
-from app.spec import INDEX_PLACEHOLDER, RunSpec
+from app.spec import RunSpec
+from app.workload import Workload
 
 
 # libuv's timers count whole milliseconds from a cached loop time, so they may fire up to
@@ -31,23 +33,10 @@ class WorkerPlan:
         seconds = self.spec.run_seconds
         return None if seconds is None else self.start_ns + int(seconds * 1e9)
 
-    def url_for(self) -> "UrlFor":
-        return UrlFor(self.spec.url)
-
-
-class UrlFor:
-    """Formats the request URL for an index; a plain URL costs nothing per request."""
-    __slots__ = ("templated", "url")
-
-    def __init__(self, url: str):
-        self.url = url
-        self.templated = INDEX_PLACEHOLDER in url
-
-    def __call__(self, index: int) -> str:
-        if not self.templated:
-            return self.url
-        # every occurrence, not only the first
-        return self.url.replace(INDEX_PLACEHOLDER, str(index))
+    @cached_property
+    def workload(self) -> Workload:
+        """What this worker sends, compiled once (its targets, order, data)."""
+        return self.spec.workload()
 
 
 def now_ns() -> int:

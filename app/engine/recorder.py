@@ -46,7 +46,8 @@ class Recorder:
         if self._in_flight > self._peak:
             self._peak = self._in_flight
 
-    def response(self, status: int, nbytes: int, due_ns: int, sent_ns: int, end_ns: int) -> None:
+    def response(self, status: int, nbytes: int, due_ns: int, sent_ns: int, end_ns: int,
+                 name_id: int = 0) -> None:
         """A response arrived. Latency counts from when the request was due, so a
         request that had to wait for a free slot is charged for the wait (the
         coordinated-omission correction); service time counts from the send."""
@@ -62,7 +63,7 @@ class Recorder:
             self._status[status] = 1
 
     def response_then_sent(self, status: int, nbytes: int, due_ns: int, sent_ns: int,
-                           end_ns: int) -> None:
+                           end_ns: int, name_id: int = 0) -> None:
         """`response(...)` then `sent()` in one call: in the closed model the next request
         leaves as the response arrives, so in flight does not change. A deliberate copy of
         response()'s body: calling it would add a Python frame to the fast engine's hottest
@@ -78,8 +79,9 @@ class Recorder:
         except KeyError:
             self._status[status] = 1
 
-    def error(self, exc: BaseException) -> None:
-        """A transport error: no response, so no latency recorded (as wrk does)."""
+    def error(self, exc: BaseException, name_id: int = 0) -> None:
+        """A transport error: no response, so no latency recorded (as wrk does). `name_id`
+        (which target) matters to the EndpointRecorder only."""
         self._in_flight -= 1
         self.completed += 1
         cls = classify(exc).value

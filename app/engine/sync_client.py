@@ -20,14 +20,9 @@ from .schedule import Schedule
 async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     spec = plan.spec
-    schedule, url_for = Schedule(plan), plan.url_for()
+    schedule, render = Schedule(plan), plan.workload.render
     take = threading.Lock()
     halt = threading.Event()
-    headers = dict(spec.headers)
-    if not spec.keepalive and not any(k.lower() == "connection" for k in headers):
-        # requests would announce keep-alive on the connection it is about to drop
-        headers["Connection"] = "close"
-    body = spec.body.encode() if spec.body else None
     timeout = (spec.connect_timeout, spec.timeout)
 
     def next_request() -> tuple[int, int] | None:
@@ -73,23 +68,23 @@ async def run(plan: WorkerPlan, recorder: Recorder, stopping: asyncio.Event) -> 
                 time.sleep((due - now) / 1e9)
             elif schedule.open and schedule.late(due, now):
                 loop.call_soon_threadsafe(_late, recorder)
+            req = render(index)
+            headers = dict(req.headers)
+            if not spec.keepalive and not any(k.lower() == "connection" for k in headers):
+                # requests would announce keep-alive on the connection it is about to drop
+                headers["Connection"] = "close"
             sent = now_ns()
             due = due or sent
             loop.call_soon_threadsafe(recorder.sent)
             try:
-                if session is not None:
-                    response = session.request(spec.method, url_for(index), headers=headers,
-                                               data=body, timeout=timeout, verify=spec.verify_tls,
-                                               allow_redirects=False)
-                else:
-                    response = requests.request(spec.method, url_for(index), headers=headers,
-                                                data=body, timeout=timeout,
-                                                verify=spec.verify_tls, allow_redirects=False)
+                response = (session or requests).request(
+                    req.method, req.url, headers=headers, data=req.body or None,
+                    timeout=timeout, verify=spec.verify_tls, allow_redirects=False)
             except Exception as exc:  # counted and classified like any engine's
-                loop.call_soon_threadsafe(recorder.error, exc)
+                loop.call_soon_threadsafe(recorder.error, exc, req.name_id)
                 continue
             loop.call_soon_threadsafe(recorder.response, response.status_code,
-                                      len(response.content), due, sent, now_ns())
+                                      len(response.content), due, sent, now_ns(), req.name_id)
 
     threads = [threading.Thread(target=user, daemon=True) for _ in range(plan.concurrency)]
     for thread in threads:

@@ -23,7 +23,7 @@ from app.spec import Engine, RunSpec, parse_spec
 from .health import HealthProbe
 from .limits import raise_nofile_limit
 from .plan import WorkerPlan, now_ns, sleep_until
-from .recorder import Recorder
+from .recorder import EndpointRecorder, Recorder
 from .snapshot import Snapshot
 
 _HEADER = struct.Struct("!I")
@@ -78,7 +78,10 @@ async def serve_worker(plan_msg: dict[str, Any], out: BinaryIO) -> None:
     if start_ns is None:
         return
     plan = WorkerPlan(spec, plan_msg["worker"], plan_msg["workers"], start_ns)
-    recorder, probe = Recorder(), HealthProbe()
+    names = plan.workload.names
+    # per-endpoint statistics cost an append per request: only where there is more than one
+    recorder = EndpointRecorder(names) if len(names) > 1 else Recorder()
+    probe = HealthProbe()
     ticks = _Ticks(start_ns, recorder, probe, out)
     background = [asyncio.create_task(ticks.run()), asyncio.create_task(probe.watch_loop_lag())]
     try:

@@ -101,33 +101,44 @@ def summarize(samples: Sequence[SampleRecord]) -> Summary:
 
 async def create_run(db: aiosqlite.Connection, spec: dict, *,
                      status: RunStatus = RunStatus.QUEUED) -> RunRecord:
-    """Store a new run for `spec` (RunSpec.to_dict())."""
-    now = time.time()
-    started = now if status is RunStatus.RUNNING else None
-    rows = await db.execute_fetchall(
-        "INSERT INTO runs (name, url, spec_json, engine, model, status, created_at, started_at)"
-        f" VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_RUN_COLUMNS}",
-        (spec.get("name") or "", spec["url"], json.dumps(spec), spec["engine"], spec["model"],
-         RunStatus(status).value, now, started))
-    return RunRecord.from_row(rows[0])
+    """Store a new run for `spec` (RunSpec.to_dict(with_data=True))."""
+    return (await create_runs(db, [spec], first_status=status))[0]
 
 
-async def create_runs(db: aiosqlite.Connection, specs: Sequence[dict]) -> list[RunRecord]:
-    """Store a batch of runs at once (one statement: all or none): the first `running`,
-    the others `queued` behind it."""
+async def create_runs(db: aiosqlite.Connection, specs: Sequence[dict], *,
+                      first_status: RunStatus = RunStatus.RUNNING) -> list[RunRecord]:
+    """Store a batch of runs at once (one transaction: all or none): the first
+    `first_status`, the others `queued` behind it. A spec's `data_csv` goes to run_data."""
     if not specs:
         return []
     now = time.time()
-    rows = []
+    rows, data = [], []
     for index, spec in enumerate(specs):
-        status = RunStatus.RUNNING if index == 0 else RunStatus.QUEUED
+        spec = dict(spec)
+        data.append(spec.pop("data_csv", None))
+        status = RunStatus(first_status) if index == 0 else RunStatus.QUEUED
         rows.append((spec.get("name") or "", spec["url"], json.dumps(spec), spec["engine"],
-                     spec["model"], status.value, now, now if index == 0 else None))
+                     spec["model"], status.value, now,
+                     now if status is RunStatus.RUNNING else None))
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
-    stored = await db.execute_fetchall(
-        "INSERT INTO runs (name, url, spec_json, engine, model, status, created_at, started_at)"
-        f" VALUES {values} RETURNING {_RUN_COLUMNS}", [v for row in rows for v in row])
-    return sorted((RunRecord.from_row(row) for row in stored), key=lambda r: r.id)
+    insert = ("INSERT INTO runs (name, url, spec_json, engine, model, status, created_at,"
+              f" started_at) VALUES {values} RETURNING {_RUN_COLUMNS}")
+    params = [v for row in rows for v in row]
+    if all(csv is None for csv in data):     # one statement: nothing to interleave with
+        stored = await db.execute_fetchall(insert, params)
+        return sorted((RunRecord.from_row(row) for row in stored), key=lambda r: r.id)
+    async with transaction(db):              # no run without the data it needs
+        stored = await db.execute_fetchall(insert, params)
+        records = sorted((RunRecord.from_row(row) for row in stored), key=lambda r: r.id)
+        await db.executemany("INSERT INTO run_data (run_id, csv) VALUES (?, ?)",
+                             [(r.id, csv) for r, csv in zip(records, data) if csv is not None])
+    return records
+
+
+async def get_run_data(db: aiosqlite.Connection, run_id: int) -> str | None:
+    """The run's CSV data file, as it ran ("Run again" sends exactly these rows)."""
+    rows = await db.execute_fetchall("SELECT csv FROM run_data WHERE run_id = ?", (run_id,))
+    return rows[0][0] if rows else None
 
 
 async def mark_running(db: aiosqlite.Connection, run_id: int) -> None:

@@ -26,7 +26,9 @@ from .runs import RunActive
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
-SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSpec)) | {"model"}
+# and the workload's text inputs (a targets file's text and format, the data CSV's text)
+SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSpec)) | {
+    "model", "targets_text", "targets_format", "data_csv"}
 # The CSV export: these columns, then one per status code and error class seen in the run
 # (status_200, error_request_timeout). Each is (name, where in a sample, decimals or None
 # for a count); an empty cell is a value the second has not got (no responses: no latency).

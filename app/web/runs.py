@@ -86,7 +86,8 @@ class RunManager:
                 raise RuntimeError("the dashboard is shutting down")
             if self.active_id is not None:
                 raise RunActive(self.active_id)
-            records = await store.create_runs(self._db, [s.to_dict() for s in specs])
+            records = await store.create_runs(
+                self._db, [s.to_dict(with_data=True) for s in specs])
             for record, spec in zip(records, specs):
                 self._live[record.id] = LiveState(record.id, record.status)
                 self._queue.append((record.id, spec))

@@ -12,8 +12,8 @@ from app.engine.snapshot import Snapshot, Summary
 from app.status import RunStatus
 from app.store.db import MigrationError, default_migrations_dir, open_db, split_statements
 from app.store.runs import (SORT_KEYS, RunRecord, SampleRecord, append_samples, create_run,
-                            delete_run, finish_run, get_run, get_runs, get_samples,
-                            interrupt_active, list_runs, mark_running)
+                            delete_run, finish_run, get_run, get_run_data, get_runs,
+                            get_samples, interrupt_active, list_runs, mark_running)
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def snapshot_sample(second: int, latencies_ms: list[float]) -> tuple[Snapshot, S
     return snap, record
 
 
-LATEST = [1, 2, 3]
+LATEST = [1, 2, 3, 4]
 
 
 async def versions(conn) -> list[int]:
@@ -62,7 +62,8 @@ async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path):
         assert path.exists()
         rows = await conn.execute_fetchall("SELECT version, name FROM schema_migrations")
         assert [(r[0], r[1]) for r in rows] == [(1, "initial"), (2, "run_summary_columns"),
-                                                (3, "no_latency_without_responses")]
+                                                (3, "no_latency_without_responses"),
+                                                (4, "run_data")]
         assert (await conn.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
         assert (await conn.execute_fetchall("PRAGMA foreign_keys"))[0][0] == 1
         assert (await conn.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 5000
@@ -423,3 +424,16 @@ async def test_second_connection_sees_committed_samples(tmp_path):
     finally:
         await reader.close()
         await writer.close()
+
+
+async def test_a_runs_data_file_is_kept_apart_and_deleted_with_it(db):
+    csv = "user,token\nann,a1\n\"b, c\",x\n"
+    data_spec = {**spec("with data"), "data_csv": csv}
+    run = await create_run(db, data_spec)
+    plain = await create_run(db, spec("without"))
+    assert await get_run_data(db, run.id) == csv
+    assert await get_run_data(db, plain.id) is None
+    assert "data_csv" not in (await get_run(db, run.id)).spec    # not in every answer
+    await finish_run(db, run.id, RunStatus.FINISHED, None, None)
+    assert await delete_run(db, run.id)
+    assert await get_run_data(db, run.id) is None
