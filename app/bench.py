@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from app.engine import Outcome, Run, start
@@ -16,10 +17,14 @@ from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
 from app.store import runs
+from app.workload import (TargetsFormat, WorkloadError, check_data_size, format_for_path,
+                          max_bytes, parse_targets)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("url", help="http(s) URL; {i} is replaced by the request's 0-based index")
+    p.add_argument("url", nargs="?",
+                   help="http(s) URL; {i} is replaced by the request's 0-based index "
+                        "(optional with --targets)")
     p.add_argument("-n", dest="requests", help="number of requests")
     p.add_argument("-c", dest="concurrency", default="10", help="concurrency / in-flight cap")
     p.add_argument("-z", dest="duration", help="duration, e.g. 10s, 2m")
@@ -35,9 +40,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", default="1", help="processes, or 'auto' for one per core")
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     p.add_argument("--name", default="")
+    p.add_argument("--targets", metavar="FILE",
+                   help="requests to send: Vegeta text, JSON lines (.jsonl) or a HAR (.har)")
+    p.add_argument("--targets-format", choices=[f.value for f in TargetsFormat],
+                   help="the targets file's format (default: from its extension)")
+    p.add_argument("--targets-host", metavar="HOST",
+                   help="keep only the targets of this host (e.g. of a HAR)")
+    p.add_argument("--order", help="sequence (target i mod n, the default) | weighted")
+    p.add_argument("--seed", help="for weighted order, random rows, {uuid} and {rand:A-B}")
+    p.add_argument("--data", metavar="FILE.csv", help="CSV with a header row: {column} values")
+    p.add_argument("--data-order", help="sequence (row i mod rows, the default) | random")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", action="store_true", help="store the run for the dashboard")
     p.add_argument("--db", default="data/stampede.sqlite")
+
+
+# spec fields that the CLI fills from a flag of another name: errors name the flag
+_FLAGS = {"targets": "--targets", "data_csv": "--data", "data_order": "--data-order",
+          "requests": "-n", "concurrency": "-c", "duration": "-z", "rate": "-q"}
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
@@ -47,7 +67,41 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         "method": args.method, "headers": args.headers, "body": args.body,
         "timeout": args.timeout, "connect_timeout": args.connect_timeout,
         "keepalive": not args.no_keepalive, "engine": args.engine, "workers": args.workers,
-        "verify_tls": not args.insecure, "name": args.name})
+        "verify_tls": not args.insecure, "name": args.name, "order": args.order,
+        "seed": args.seed, "data_order": args.data_order, **_files(args)})
+
+
+def _files(args: argparse.Namespace) -> dict[str, Any]:
+    """The targets and data files as spec fields; SpecError naming the flag and the line.
+    Sizes are checked before reading, so an oversized file is refused, not loaded."""
+    fields: dict[str, Any] = {}
+    try:
+        if args.targets:
+            path = Path(args.targets)
+            fmt = TargetsFormat(args.targets_format or format_for_path(path.name))
+            _check_size(path, max_bytes(fmt))
+            folder = path.resolve().parent
+            targets = parse_targets(path.read_bytes(), fmt, only_host=args.targets_host,
+                                    read_file=lambda name: (folder / name).read_bytes())
+            fields["targets"] = [t.to_dict() for t in targets]
+        if args.data:
+            path = Path(args.data)
+            check_data_size(path.stat().st_size)
+            fields["data_csv"] = path.read_bytes()
+    except WorkloadError as exc:
+        flag = "--data" if exc.source == "data" else "--targets"
+        raise SpecError({flag: str(exc)}) from None
+    except OSError as exc:
+        flag = "--data" if args.data and args.data in str(exc) else "--targets"
+        raise SpecError({flag: f"cannot read {exc.filename}: {exc.strerror}"}) from None
+    return fields
+
+
+def _check_size(path: Path, limit: int) -> None:
+    size = path.stat().st_size
+    if size > limit:
+        raise WorkloadError(f"{path.name} is {size / 2**20:.1f} MiB, above the limit of "
+                            f"{limit / 2**20:.0f} MiB", source="targets")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -55,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
         spec = spec_from_args(args)
     except SpecError as exc:
         for field, message in exc.errors.items():
-            print(f"error: {field}: {message}", file=sys.stderr)
+            print(f"error: {_FLAGS.get(field, field)}: {message}", file=sys.stderr)
         return 2
     warning = port_exhaustion_warning(spec.keepalive, spec.requests)
     if warning:
@@ -192,6 +246,15 @@ def render_text(r: dict[str, Any], spec: RunSpec) -> str:
         peak = max(n for _, n in r["histogram"]) or 1
         for upper, n in r["histogram"]:
             lines.append(f"  {upper:10.3f} [{n}]\t|{'■' * round(40 * n / peak)}")
+    if r.get("endpoints"):
+        lines += ["", "Endpoints (ms):",
+                  f"  {'requests':>9} {'ok':>8} {'failed':>7} {'errors':>7} {'p50':>9} "
+                  f"{'p99':>9} {'max':>9}  name"]
+        for name, e in r["endpoints"].items():
+            lat = e["latency_ms"]
+            lines.append(f"  {e['requests']:>9,} {e['ok']:>8,} {e['failed']:>7,} "
+                         f"{e['errors']:>7,} {_ms(lat['p50']):>9} {_ms(lat['p99']):>9} "
+                         f"{_ms(lat['max']):>9}  {name}")
     lines += ["", "Status code distribution:"]
     lines += [f"  [{code}]\t{n:,} responses" for code, n in r["status_codes"].items()] or ["  (none)"]
     if r["error_classes"]:

@@ -216,7 +216,8 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
 
 def _workload_fields(data: Mapping[str, Any], values: dict[str, Any],
                      errors: dict[str, str]) -> None:
-    """targets (JSON) or targets_text + targets_format; order, seed; data_csv, data_order."""
+    """targets (JSON) or targets_text + targets_format (+ targets_host: keep one host's);
+    order, seed; data_csv, data_order."""
     values.update(targets=(), order=TargetOrder.SEQUENCE, seed=1, data=None,
                   data_order=DataOrder.SEQUENCE)
     for name, enum in (("order", TargetOrder), ("data_order", DataOrder)):
@@ -254,7 +255,8 @@ def _workload_fields(data: Mapping[str, Any], values: dict[str, Any],
                 errors["targets_format"] = (
                     f"must be one of {', '.join(f.value for f in TargetsFormat)}")
                 return
-            values["targets"] = tuple(parse_targets(text, fmt))
+            host = str(data.get("targets_host") or "").strip() or None
+            values["targets"] = tuple(parse_targets(text, fmt, only_host=host))
     except WorkloadError as exc:
         errors["targets" if raw_targets not in (None, "", []) else "targets_text"] = str(exc)
 

@@ -28,7 +28,7 @@ DEFAULT_LIMIT = 50
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
 # and the workload's text inputs (a targets file's text and format, the data CSV's text)
 SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSpec)) | {
-    "model", "targets_text", "targets_format", "data_csv"}
+    "model", "targets_text", "targets_format", "targets_host", "data_csv"}
 # The CSV export: these columns, then one per status code and error class seen in the run
 # (status_200, error_request_timeout). Each is (name, where in a sample, decimals or None
 # for a count); an empty cell is a value the second has not got (no responses: no latency).

@@ -67,11 +67,13 @@ async def test_errors_are_a_completed_run_with_exit_0():
 
 @pytest.mark.parametrize("args, field", [
     (["ftp://x/", "-n", "1"], "url"),
-    (["http://127.0.0.1:9/"], "requests"),
-    (["http://127.0.0.1:9/", "-n", "0"], "requests"),
-    (["http://127.0.0.1:9/", "-n", "1", "-q", "0"], "rate"),
+    (["http://127.0.0.1:9/"], "-n"),
+    (["http://127.0.0.1:9/", "-n", "0"], "-n"),
+    (["http://127.0.0.1:9/", "-n", "1", "-q", "0"], "-q"),
     (["http://127.0.0.1:9/", "-n", "1", "-H", "nocolon"], "headers"),
-    (["http://127.0.0.1:9/", "-n", "1", "-c", "10000000"], "concurrency"),
+    (["http://127.0.0.1:9/", "-n", "1", "-c", "10000000"], "-c"),
+    (["-n", "1"], "url"),
+    (["-n", "1", "--targets", "/nonexistent/targets.txt"], "--targets"),
 ])
 async def test_invalid_input_exits_2_naming_the_field(args, field):
     code, out, err = await bench(*args)
@@ -98,3 +100,46 @@ async def test_save_stores_the_run_where_the_dashboard_lists_it(server, tmp_path
     assert record.status.value == "finished" and record.name == "saved <run>"
     assert record.summary["requests"] == 25 and record.summary["status_codes"] == {"200": 25}
     assert sum(s.data["completed"] for s in samples) == 25
+
+
+async def test_a_targets_file_and_data_with_endpoints_in_the_json(server, tmp_path):
+    base = f"http://127.0.0.1:{server.port}"
+    (tmp_path / "body.json").write_text('{{"user": "{user}"}}')
+    (tmp_path / "targets.txt").write_text(
+        f"GET {base}/users/{{user}}\nX-Test: {{user}}\n\n"
+        f"# a comment between targets\nPOST {base}/login\n@body.json\n")
+    (tmp_path / "data.csv").write_text("user\nann\nbob\n")
+    code, out, err = await bench("--targets", str(tmp_path / "targets.txt"),
+                                 "--data", str(tmp_path / "data.csv"), "-n", "8", "-c", "2",
+                                 "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result["endpoints"]) == {"GET /users/{user}", "POST /login"}
+    assert result["endpoints"]["POST /login"]["status_codes"] == {"201": 4}
+    assert result["spec"]["data"] == {"rows": 2, "columns": ["user"]}
+    # request i takes target i mod 2 and row i mod 2 (sequence both): GETs get ann, POSTs bob
+    assert sorted(server.seen) == [("GET", "/users/ann", "ann", "")] * 4 + [
+        ("POST", "/login", None, '{"user": "bob"}')] * 4
+    code, out, _ = await bench("--targets", str(tmp_path / "targets.txt"),
+                               "--data", str(tmp_path / "data.csv"), "-n", "8")
+    assert code == 0 and "Endpoints (ms):" in out and "POST /login" in out
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"t.txt": "GET http://127.0.0.1:9/a\nNoColonHeader\n"}, "--targets: targets line 2"),
+    ({"t.txt": "GET http://127.0.0.1:9/{user}\n", "d.csv": "user,x\nann\n"},
+     "--data: data line 2"),
+    ({"t.txt": "GET http://127.0.0.1:9/{usr}\n", "d.csv": "user\nann\n"},
+     "unknown placeholder {usr}"),
+    ({"t.txt": ""}, "--targets: "),
+    ({"t.har": "not json"}, "--targets: "),
+])
+async def test_bad_targets_or_data_exit_2_naming_the_line(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    args = ["-n", "1"]
+    for name in files:
+        args += ["--data" if name.endswith(".csv") else "--targets", str(tmp_path / name)]
+    code, out, err = await bench(*args)
+    assert code == 2 and out == "", err
+    assert message in err
