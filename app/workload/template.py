@@ -50,7 +50,7 @@ _M64 = 2**64 - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 # what a URL may hold as it is (request_bytes keeps the same set when it quotes a target)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
-_URL_BYTES = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._"
+URL_BYTES = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._"
               + _URL_SAFE.encode())
 _URL_UNSAFE = re.compile(r"[^A-Za-z0-9\-._!#$%&'()*+,/:;=?@\[\]~]")
 BUILT_INS = "{i}, {uuid} and {rand:A-B}"
@@ -330,7 +330,7 @@ class Workload:
         first use: a table of plain ids skips the per-request check)."""
         if self._quote_data is None:
             self._quote_data = self.data is not None and not self.data.only_bytes_in(
-                _URL_BYTES)
+                URL_BYTES)
         return self._quote_data
 
     def target_index(self, i: int) -> int:
@@ -351,22 +351,32 @@ class Workload:
     def _specialised(self, compiled: list[_CompiledTarget]) -> Callable[[int], RenderedRequest]:
         """render(i) for this shape of workload, with the common choices inlined (hot path:
         every call level costs ~50 ns, a request has ~12 µs in all at 80,000/s a core)."""
-        n, pick, row = len(compiled), self._pick, self._row
+        n, pick = len(compiled), self._pick
         in_sequence = self.order is TargetOrder.SEQUENCE or n == 1
         fixed = tuple(c.fixed for c in compiled)
-        renderers = tuple(c.render for c in compiled)
         if all(f is not None for f in fixed):
             return (lambda i: fixed[i % n]) if in_sequence else (lambda i: fixed[pick(i)])
-        if row is None or not any(c.uses_data for c in compiled):
+        return self.dispatch([c.render for c in compiled],
+                             uses_data=any(c.uses_data for c in compiled))
+
+    def dispatch(self, per_target: Sequence[Callable[[int, int], Any]], *,
+                 uses_data: bool = True) -> Callable[[int], Any]:
+        """f(i) = per_target[target of i](i, row of i), with the choices inlined for the
+        common shapes: how render works, and how an engine builds its own per-target
+        forms of request i (the fast engine's bytes)."""
+        n, pick, row = len(per_target), self._pick, self._row
+        in_sequence = self.order is TargetOrder.SEQUENCE or n == 1
+        fns = tuple(per_target)
+        if row is None or not uses_data:
             if in_sequence:
-                return lambda i: renderers[i % n](i, -1)
-            return lambda i: renderers[pick(i)](i, -1)
+                return lambda i: fns[i % n](i, -1)
+            return lambda i: fns[pick(i)](i, -1)
         if in_sequence and self.data_order is DataOrder.SEQUENCE:
             rows = len(self.data)
-            return lambda i: renderers[i % n](i, i % rows)
+            return lambda i: fns[i % n](i, i % rows)
         if in_sequence:
-            return lambda i: renderers[i % n](i, row(i))
-        return lambda i: renderers[pick(i)](i, row(i))
+            return lambda i: fns[i % n](i, row(i))
+        return lambda i: fns[pick(i)](i, row(i))
 
     def _target_picker(self) -> Callable[[int], int]:
         n = len(self.targets)

@@ -41,3 +41,29 @@ def test_given_host_header_wins_and_index_in_host_is_refused():
     assert t.render(0).count(b"Host:") == 1 and b"Host: virtual.test" in t.render(0)
     with pytest.raises(ValueError, match="path and query only"):
         template(url="http://h{i}.test/")
+
+
+def test_a_workload_is_encoded_as_the_workload_renders_it():
+    """The fast engine's pre-split bytes carry exactly what Workload.render gives, with
+    the Content-Length of the rendered body; also the whole-render path (data to quote)."""
+    targets = [
+        {"url": "http://h:81/a/{i}?r={rand:1-9}&u={user}", "headers": [["X-U", "{user}"]]},
+        {"method": "POST", "url": "http://h:81/b", "body": '{{"id": "{uuid}", "u": "{user}"}}'},
+        {"method": "PUT", "url": "http://h:81", "body_b64": "AAEC/w=="},
+    ]
+    for users in ("ann\nbob", "ann\nbob smith"):     # the second needs URL quoting
+        spec = parse_spec({"targets": targets, "requests": 9, "engine": "fast",
+                           "data_csv": "user\n" + users + "\n"})
+        t, workload = RequestTemplate(spec), spec.workload()
+        for i in range(9):
+            data, name_id = t.encode(i)
+            r = workload.render(i)
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            path = r.url.removeprefix("http://h:81") or "/"
+            assert lines[0] == f"{r.method} {path} HTTP/1.1" and body == r.body
+            assert "Host: h:81" in lines and name_id == r.name_id
+            assert [f"{k}: {v}" for k, v in r.headers] == [
+                line for line in lines if line.startswith("X-")]
+            if r.method != "GET":
+                assert f"Content-Length: {len(r.body)}" in lines

@@ -1,0 +1,69 @@
+"""CPU per request of the fast engine with a real workload vs one URL, in the same run.
+
+The workload is 100 targets, each with `{i}` in the path and a data column in the query
+and a header, over a 10,000-row CSV (sequence order): every request is rendered and
+encoded apart, where one URL costs a bytes.join. Issue #7's bound: within 1.15x.
+
+    .venv/bin/python benchmarks/workload_cpu.py --duration 10 --repeat 3
+
+nginx (from memory) on core 0, the client on core 1; CPU of the client process tree
+from wait4, net of the start-up cost measured with a one-request run of each.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from common import PYTHON, fastest_target
+from fast_vs_wrk import Measure, measure, median_run
+
+CONNECTIONS = 50
+
+
+def write_workload(folder: Path, base: str) -> tuple[Path, Path]:
+    targets = folder / "targets.jsonl"
+    with targets.open("w") as out:
+        for k in range(100):
+            out.write(json.dumps({"method": "GET", "url": f"{base}api/{k}/items/{{i}}?u={{user}}",
+                                  "headers": [["X-Token", "{token}"]]}) + "\n")
+    data = folder / "data.csv"
+    data.write_text("user,token\n" + "".join(f"user{r},tok{r * 7919 % 100003}\n"
+                                             for r in range(10_000)))
+    return targets, data
+
+
+def run(args: list[str]) -> Measure:
+    m, out = measure([PYTHON, "run.py", "bench", *args, "--engine", "fast",
+                      "-c", str(CONNECTIONS), "--json"])
+    result = json.loads(out)
+    m.requests, m.errors = result["requests"], result["errors"] + result["failed"]
+    return m
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, fastest_target(core=0) as (base, name):
+        targets, data = write_workload(Path(tmp), base)
+        cases = {"one URL": [f"{base}items/{{i}}"],
+                 "100 targets + 10k-row CSV": ["--targets", str(targets), "--data", str(data)]}
+        print(f"target: {name}; fast engine on core 1, {CONNECTIONS} connections, "
+              f"{a.duration:g} s, median of {a.repeat}")
+        net = {}
+        for label, case in cases.items():
+            startup = median_run([run([*case, "-n", "1"]) for _ in range(3)]).cpu_s
+            m = median_run([run([*case, "-z", f"{a.duration:g}s"]) for _ in range(a.repeat)])
+            net[label] = 1e6 * (m.cpu_s - startup) / max(m.requests, 1)
+            print(f"{label:<28} {m.requests:>10,} requests  {m.errors} errors  "
+                  f"{m.us_per_request:6.2f} µs/req  {net[label]:6.2f} net  "
+                  f"(start-up {startup:.2f} s)")
+        one, many = net.values()
+        print(f"workload / one URL: {many / one:.2f}x CPU per request, net of start-up")
+
+
+if __name__ == "__main__":
+    main()
