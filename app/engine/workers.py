@@ -67,6 +67,7 @@ async def _read_commands(stdin: asyncio.StreamReader, go: asyncio.Future, stoppi
 async def serve_worker(plan_msg: dict[str, Any], out: BinaryIO) -> None:
     loop = asyncio.get_running_loop()
     spec = parse_spec(plan_msg["spec"])
+    plan_msg["spec"].pop("data_csv", None)   # parsed: the text copy of a big file can go
     run_engine = engine_for(spec)
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
