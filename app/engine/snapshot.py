@@ -137,6 +137,10 @@ class Snapshot:
             error_classes=Counter(data["error_classes"]),
             error_samples=dict(data["error_samples"]),
             latency=latency, service=service,
+            # per endpoint, a stored second keeps counts, not histograms: a summary rebuilt
+            # from stored seconds (an interrupted run) has exact counts and no latency
+            endpoints={name: EndpointStats(ok=e["ok"], failed=e["failed"], errors=e["errors"])
+                       for name, e in data.get("endpoints", {}).items()},
             health=Health(int(h.get("rss_mb", 0.0) * 2**20), h.get("loop_lag_ms", 0.0),
                           h.get("cpu_s", h.get("cpu_percent", 0.0) / 100.0 * data["elapsed_s"])),
         )

@@ -60,3 +60,17 @@ def test_endpoints_split_the_totals_across_seconds_and_workers(events_a, events_
         for code, n in e["status_codes"].items():
             merged[code] = merged.get(code, 0) + n
     assert merged == d["status_codes"]
+
+
+def test_a_summary_rebuilt_from_stored_seconds_keeps_endpoint_counts_not_latency():
+    from app.engine.histogram import Histogram
+    from app.engine.snapshot import Snapshot
+    snaps = _record([(0, 200, 5_000_000), (1, 500, 7_000_000), (1, "error", 0)],
+                    EndpointRecorder(NAMES), tick_every=2)
+    rebuilt = Summary()
+    for s in snaps:
+        rebuilt.add(Snapshot.from_stored(s.to_dict(), Histogram.decode(s.latency.encode()),
+                                         Histogram.decode(s.service.encode())))
+    e = rebuilt.to_dict()["endpoints"]
+    assert (e["POST /b"]["failed"], e["POST /b"]["errors"], e["GET /a"]["ok"]) == (1, 1, 1)
+    assert e["GET /a"]["latency_ms"]["p50"] is None     # not stored per endpoint: unknown
