@@ -5,6 +5,7 @@ and changes nothing; every /api error is JSON (see `json_errors`).
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import io
@@ -21,6 +22,7 @@ from app.status import RunStatus
 from app.store import runs as store
 
 from .keys import DB, MANAGER, SETTINGS
+from .preview import preview as preview_of
 from .runs import RunActive
 
 MAX_LIMIT = 200
@@ -145,6 +147,29 @@ async def create_run(request: web.Request) -> web.Response:
     return _json(_run_json(record), 201, headers={"Location": str(location)})
 
 
+async def preview(request: web.Request) -> web.Response:
+    """The run POST /api/runs would start, not started: its first requests as they will
+    be sent (secrets masked) and its totals. Nothing is stored."""
+    try:
+        data = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _errors({"body": f"must be a JSON object ({exc})"})
+    if not isinstance(data, dict):
+        return _errors({"body": "must be a JSON object"})
+    unknown = {key: "unknown field" for key in data if key not in SPEC_FIELDS}
+    try:
+        # in a thread: a 100 MB data file takes seconds to parse, and the event loop
+        # carries a live run's WebSocket meanwhile
+        answer = await asyncio.to_thread(_preview, data)
+    except SpecError as exc:
+        return _errors({**exc.errors, **unknown})
+    return _errors(unknown) if unknown else _json(answer)
+
+
+def _preview(data: dict[str, Any]) -> dict[str, Any]:
+    return preview_of(parse_spec(data))
+
+
 async def get_run(request: web.Request) -> web.Response:
     run_id = _run_id(request)
     record = await store.get_run(request.app[DB], run_id)
@@ -241,7 +266,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def json_errors(request: web.Request,
                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
-    """Under /api/, aiohttp's own errors (404 no such route, 405, 413 too large) as JSON."""
+    """Under /api/, aiohttp's own errors (404 no such route, 405, 413 too large) as JSON;
+    a 413 says the limit, the rest their reason."""
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
@@ -250,4 +276,7 @@ async def json_errors(request: web.Request,
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-        return _json({"error": exc.reason}, exc.status, headers=allow)
+        message = (f"the request body is above the limit of "
+                   f"{request.client_max_size / 2**20:g} MiB" if exc.status == 413
+                   else exc.reason)
+        return _json({"error": message}, exc.status, headers=allow)

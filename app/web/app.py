@@ -17,6 +17,7 @@ from aiohttp import web
 
 from app.store import db as store_db
 from app.store import runs as store
+from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES
 
 from . import pages
 from .api import json_errors
@@ -28,10 +29,14 @@ from .security import setup_security
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# The largest workload a run may carry, a 50 MiB HAR with a 100 MiB CSV, in one post,
+# plus a quarter for how it travels: JSON escapes quotes and backslashes (a HAR is full of
+# them), a form adds its other fields and multipart boundaries. A bigger post is a 413.
+MAX_REQUEST_BYTES = (MAX_HAR_BYTES + MAX_DATA_BYTES) * 5 // 4
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     setup_security(app)                 # first: nothing runs for a request it refuses
     app.middlewares.append(json_errors)

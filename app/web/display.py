@@ -5,11 +5,16 @@ the same number rendered live by the browser read the same.
 """
 from __future__ import annotations
 
+import base64
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from app.redact import mask_header, mask_url
+from app.workload import WorkloadError, targets_from_json
 
 
 def fixed(value: float, digits: int, group: bool = False) -> str:
@@ -124,10 +129,24 @@ def summary_value(summary: dict | None, path: tuple[str, ...]) -> float | None:
     return None if value is None else float(value)
 
 
-def compare_rows(summaries: list[dict | None]) -> list[tuple[Metric, list[Cell]]]:
+# an endpoint's row of a summary ("endpoints": {name: ...}) has no error rate of its own
+ENDPOINT_METRICS = (
+    Metric("Requests", ("requests",), fmt_int, ""),
+    Metric("Req/s", ("rps",), fmt_num, "higher"),
+    Metric("p50", ("latency_ms", "p50"), fmt_ms, "lower"),
+    Metric("p90", ("latency_ms", "p90"), fmt_ms, "lower"),
+    Metric("p99", ("latency_ms", "p99"), fmt_ms, "lower"),
+    Metric("Max", ("latency_ms", "max"), fmt_ms, "lower"),
+    Metric("Error %", ("error_rate",), fmt_percent, "lower", points=True),
+)
+
+
+def compare_rows(summaries: list[dict | None],
+                 metrics: tuple[Metric, ...] = COMPARE_METRICS
+                 ) -> list[tuple[Metric, list[Cell]]]:
     """One row per metric, one cell per run; deltas against the first run (the baseline)."""
     rows = []
-    for metric in COMPARE_METRICS:
+    for metric in metrics:
         values = [summary_value(s, metric.path) for s in summaries]
         base = values[0]
         cells = [Cell("—" if values[0] is None else metric.fmt(values[0]))]
@@ -164,3 +183,49 @@ def _verdict(metric: Metric, change: float | None) -> str:
         return "same"
     improved = change > 0 if metric.better == "higher" else change < 0
     return "better" if improved else "worse"
+
+
+def compare_endpoints(summaries: list[dict | None]
+                      ) -> list[tuple[str, list[tuple[Metric, list[Cell]]]]]:
+    """Per-endpoint rows for the names every run has (in the baseline's order), each
+    against the baseline's same endpoint: [(name, compare_rows of that endpoint)]."""
+    endpoints = [(s or {}).get("endpoints") or {} for s in summaries]
+    shared = [name for name in endpoints[0] if all(name in e for e in endpoints[1:])]
+    return [(name, compare_rows([endpoint_view(e[name]) for e in endpoints],
+                                ENDPOINT_METRICS)) for name in shared]
+
+
+def endpoint_view(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """An endpoint's summary with its error rate: (failed + errors) / requests, as the
+    run's own (no request: no rate)."""
+    requests = stats.get("requests") or 0
+    failed = (stats.get("failed") or 0) + (stats.get("errors") or 0)
+    return {**stats, "error_rate": failed / requests if requests else None}
+
+
+def endpoint_names(spec: Mapping[str, Any]) -> list[str]:
+    """The names a run's statistics are split by, in the order of its targets: none for a
+    run of one name (it has no per-endpoint statistics)."""
+    try:
+        targets = targets_from_json(spec.get("targets")) if spec.get("targets") else []
+    except WorkloadError:        # stored by an older or newer validator: no table then
+        return []
+    names = list(dict.fromkeys(t.display_name for t in targets))
+    return names if len(names) > 1 else []
+
+
+def targets_text(targets: list[Mapping[str, Any]], limit: int = 20) -> str:
+    """A run's targets for its spec table, one `name: METHOD URL` line each (headers under
+    it), secrets masked as everywhere (app/redact.py), the first `limit` of them."""
+    lines = []
+    for target in targets[:limit]:
+        name = f"{target['name']}: " if target.get("name") else ""
+        lines.append(f"{name}{target.get('method', 'GET')} {mask_url(str(target.get('url')))}")
+        lines += [f"    {k}: {mask_header(str(k), str(v))}" for k, v in target.get("headers") or ()]
+        body, body_b64 = target.get("body") or "", target.get("body_b64") or ""
+        if body or body_b64:
+            size = len(body.encode()) if body else len(base64.b64decode(body_b64))
+            lines.append(f"    (a body of {size:,} bytes)")
+    if len(targets) > limit:
+        lines.append(f"… and {len(targets) - limit:,} more")
+    return "\n".join(lines)

@@ -7,6 +7,8 @@ template. Live data reaches the pages through the JSON API and the WebSocket
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +20,7 @@ from app.redact import run_view
 from app.spec import METHODS, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import runs as store
+from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
 from . import display, form
 from .api import parse_list_query
@@ -63,6 +66,26 @@ async def html_errors(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPNotFound:
         return await error_page(request, 404, "Not found",
                                 f"There is no page at {request.path}.")
+    except web.HTTPRequestEntityTooLarge:
+        await _drain(request)
+        return await error_page(
+            request, 413, "Too large",
+            f"The form's data is above the limit of {request.client_max_size / 2**20:g} MiB "
+            f"for one post. A targets file may have {MAX_TARGETS_BYTES // 2**20} MiB "
+            f"(a HAR file {MAX_HAR_BYTES // 2**20} MiB) and a data file "
+            f"{MAX_DATA_BYTES // 2**20} MiB. Go back to keep what you typed.")
+
+
+# a refused upload is read to its end (up to this much) before the answer, so the browser,
+# still sending, shows the page rather than a reset connection
+_DRAIN_MAX_BYTES = 1 << 30
+
+
+async def _drain(request: web.Request) -> None:
+    drained = 0
+    with contextlib.suppress(Exception):     # the answer matters, not the rest of the body
+        while drained < _DRAIN_MAX_BYTES and (chunk := await request.content.readany()):
+            drained += len(chunk)
 
 
 async def _active_run(request: web.Request) -> store.RunRecord | None:
@@ -80,7 +103,9 @@ async def new_run(request: web.Request) -> web.Response:
         if source is None:
             return await error_page(request, 404, "Run not found",
                                     f"There is no run {request.query['from']!r} to run again.")
-        values = form.values_from_spec(source.spec)
+        data_csv = (await store.get_run_data(request.app[DB], source.id)
+                     if source.spec.get("data") else None)
+        values = form.values_from_spec(source.spec, data_csv=data_csv, run_id=source.id)
     return await _form_page(request, values, {}, source=source)
 
 
@@ -90,11 +115,14 @@ async def create_run(request: web.Request) -> web.Response:
     except (UnicodeDecodeError, ValueError):
         return await error_page(request, 400, "Unreadable form",
                                 "The form data was not valid UTF-8 form encoding.")
-    data, values, errors = form.read_form(posted)
+    data, values, errors = form.read_form(posted, await _uploads(posted))
+    errors.update(await _load_kept(request, form.kept_sources(data, values), data))
     try:
-        spec = parse_spec(data)
+        # in a thread: a 100 MB data file takes seconds to parse, and the event loop
+        # carries a live run's WebSocket meanwhile
+        spec = await asyncio.to_thread(parse_spec, data)
     except SpecError as exc:
-        errors = {**exc.errors, **errors}
+        errors = {**form.field_errors(exc.errors, values["mode"]), **errors}
     if errors:
         return await _form_page(request, values, errors, status=400)
     # a valid run that would stop before its schedule: start it only once confirmed for
@@ -109,6 +137,39 @@ async def create_run(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(_run_url(request, record.id))
 
 
+async def _uploads(posted: Any) -> dict[str, tuple[str, bytes]]:
+    """The chosen files, by the textarea each stands for (form.read_form's `files`)."""
+    files = {}
+    for field, name in form.FILE_INPUTS.items():
+        upload = posted.get(name)
+        if isinstance(upload, web.FileField) and upload.filename:
+            content = await asyncio.to_thread(upload.file.read)    # a spooled temp file
+            if content:
+                files[field] = (upload.filename, content)
+    return files
+
+
+async def _load_kept(request: web.Request, sources: dict[str, int],
+                     data: dict[str, Any]) -> dict[str, str]:
+    """Run again's targets and data kept from the stored run (too big for the page) into
+    parse_spec's input; an error on the field when that run is gone."""
+    errors = {}
+    db = request.app[DB]
+    for field, run_id in sources.items():
+        if field == "targets_text":
+            run = await store.get_run(db, run_id)
+            if run is not None and run.spec.get("targets"):
+                data["targets"] = run.spec["targets"]
+                continue
+        elif (csv := await store.get_run_data(db, run_id)) is not None:
+            data[field] = csv
+            continue
+        what = "targets" if field == "targets_text" else "data"
+        errors[field] = (f"run #{run_id}, whose {what} this form kept, no longer exists: "
+                         f"paste the {what} or choose a file")
+    return errors
+
+
 async def start_preset(request: web.Request) -> web.Response:
     preset = get_preset(request.match_info["key"])
     if preset is None:
@@ -121,7 +182,8 @@ async def start_preset(request: web.Request) -> web.Response:
     try:
         ids = [r.id for r in await request.app[MANAGER].submit_many(specs)]
     except RunActive as exc:     # the form, filled with the preset's (first) run to start later
-        return await _conflict(request, form.values_from_spec(specs[0].to_dict()), exc)
+        return await _conflict(request, form.values_from_spec(specs[0].to_dict(with_data=True)),
+                               exc)
     then = f"?then={','.join(map(str, ids[1:]))}" if len(ids) > 1 else ""
     raise web.HTTPSeeOther(f"{_run_url(request, ids[0])}{then}")
 
@@ -141,7 +203,13 @@ async def _form_page(request: web.Request, values: dict[str, Any], errors: dict[
     return await render(request, "runs/new.html", {
         "values": values, "errors": errors, "conflict": conflict, "blocking": blocking,
         "source": source, "methods": METHODS, "engines": form.ENGINE_HELP, "presets": PRESETS,
-        "warning": warning,
+        "warning": warning, "formats": form.TARGETS_FORMATS, "orders": form.ORDERS,
+        "data_orders": form.DATA_ORDERS,
+        "target_base": request.app[SETTINGS].target_url.rstrip("/") + "/",
+        # for the script: what it may load into a textarea, what each kind of file may weigh
+        "limits": {"edit": form.EDIT_MAX_BYTES, "vegeta": MAX_TARGETS_BYTES,
+                   "jsonl": MAX_TARGETS_BYTES, "har": MAX_HAR_BYTES, "data": MAX_DATA_BYTES,
+                   "post": request.client_max_size},
     }, status=status)
 
 
@@ -168,7 +236,11 @@ async def show_run(request: web.Request) -> web.Response:
     def url(name: str, run_id: int) -> str:
         return str(router[name].url_for(id=str(run_id)))
 
-    page = {"run": run.to_dict(), "workers": run.spec.get("workers", 1),
+    run_data = run.to_dict()
+    # the script needs the load fields, not the targets: a list can hold thousands
+    run_data["spec"] = {k: v for k, v in run.spec.items() if k != "targets"}
+    endpoints = display.endpoint_names(run.spec)
+    page = {"run": run_data, "workers": run.spec.get("workers", 1), "endpoints": endpoints,
             "urls": {"page": url("show_run", run.id), "run": url("api_run", run.id),
                      "series": url("api_series", run.id), "ws": url("api_ws", run.id),
                      "stop": url("api_stop_run", run.id)},
@@ -176,16 +248,27 @@ async def show_run(request: web.Request) -> web.Response:
                           for r in following]}
     return await render(request, "runs/show.html", {
         "run": run, "page": page, "following": following, "spec_rows": _spec_rows(run.spec),
+        "endpoints": endpoints,
         "compare_ids": ",".join(map(str, [run.id, *(r.id for r in following)])),
     })
 
 
 def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
     values = form.values_from_spec(spec)
-    rows = [("URL", values["url"]), ("Method", values["method"]),
-            ("Headers", values["headers"] or "—"), ("Body", values["body"] or "—"),
-            ("Requests", values["requests"] or "—"), ("Duration", values["duration"] or "—"),
-            ("Model", values["model"]), ("Concurrency", values["concurrency"])]
+    if values["mode"] == "list":
+        seed = f" (seed {values['seed']})"
+        data = spec.get("data")
+        data_text = "—" if not data else (
+            f"{data['rows']:,} rows: {', '.join(data['columns'])}; {values['data_order']} "
+            f"order{seed if values['data_order'] == 'random' else ''}")
+        rows = [("Targets", display.targets_text(spec["targets"])),
+                ("Order", values["order"] + (seed if values["order"] == "weighted" else "")),
+                ("Data", data_text)]
+    else:
+        rows = [("URL", values["url"]), ("Method", values["method"]),
+                ("Headers", values["headers"] or "—"), ("Body", values["body"] or "—")]
+    rows += [("Requests", values["requests"] or "—"), ("Duration", values["duration"] or "—"),
+             ("Model", values["model"]), ("Concurrency", values["concurrency"])]
     if values["model"] == "open":
         rows += [("Rate", f"{values['rate']} req/s" if values["rate"] else "—"),
                  ("Stages", values["stages"] or "—")]
@@ -256,8 +339,10 @@ async def compare(request: web.Request) -> web.Response:
                                 "The ids parameter names runs that do not exist: "
                                 + ", ".join(map(str, missing)) + ".")
     runs = [run_view(found[i]) for i in ids]      # the page shows URLs and embeds specs
+    summaries = [r.summary for r in runs]
     return await render(request, "compare.html", {
-        "runs": runs, "rows": display.compare_rows([r.summary for r in runs]),
+        "runs": runs, "rows": display.compare_rows(summaries),
+        "endpoint_rows": display.compare_endpoints(summaries),
         "page": {"runs": [r.to_dict() for r in runs]},
     })
 
