@@ -164,6 +164,16 @@ const Charts = (() => {
       this.plot = new uPlot(baseOptions(this.container, { ...this.opts, series }), data, this.container);
     }
 
+    /** Say what part of the data the chart shows ("endpoint: GET /search"): in its
+        caption's badge (`<id>-scope`, _partials.html chart) and its table's caption. */
+    setScope(text) {
+      if (this.scope === text) return;
+      this.scope = text;
+      const badge = document.getElementById(`${this.container.id}-scope`);
+      if (badge) badge.textContent = text;
+      this.table.setScope(text);
+    }
+
     showEmpty(text) {
       const current = this.container.querySelector(".chart-empty");
       if (current && current.textContent === text) return;
@@ -190,6 +200,7 @@ const Charts = (() => {
       this.shown = false;
       this.columns = "";         // header text the body was built for
       this.rows = [];            // each row's text, to skip unchanged rows
+      this.scope = "";           // what part of the data (Chart.setScope)
       const { container } = chart;
       const figure = container.closest("figure");
       const caption = figure && figure.querySelector("figcaption");
@@ -206,6 +217,17 @@ const Charts = (() => {
       });
       this.button.addEventListener("click", () => this.toggle());
       container.after(this.button, this.region);
+    }
+
+    setScope(text) {
+      this.scope = text;
+      const caption = this.region.querySelector("caption");
+      if (caption) caption.textContent = this.caption();
+    }
+
+    caption() {
+      const { yLabel } = this.chart.opts;
+      return `${this.title}${this.scope ? `, ${this.scope}` : ""}${yLabel ? ` (${yLabel})` : ""}`;
     }
 
     toggle() {
@@ -250,12 +272,11 @@ const Charts = (() => {
     }
 
     build(headers, columns) {
-      const { yLabel } = this.chart.opts;
       this.columns = columns;
       this.rows = [];
       this.body = Stampede.el("tbody");
       this.region.replaceChildren(Stampede.el("table", { class: "table compact" },
-        Stampede.el("caption", { text: `${this.title}${yLabel ? ` (${yLabel})` : ""}` }),
+        Stampede.el("caption", { text: this.caption() }),
         Stampede.el("thead", {}, Stampede.el("tr", {},
           ...headers.map((h, i) => Stampede.el("th", { scope: "col", class: i ? "num" : "", text: h })))),
         this.body));

@@ -71,7 +71,9 @@ const RunProgress = (() => {
     totals: null,              // Summary.to_dict() of the seconds so far (live)
     summary: run.summary,      // the exact summary once the run has ended
     error: run.error_message,
+    endpoint: null,            // the endpoint the req/s and latency charts show (null: all)
   };
+  const endpointNames = page.endpoints || [];      // the run's target names, if several
 
   const charts = {
     rps: new Charts.Chart("#chart-rps", { yLabel: "req/s" }),
@@ -80,6 +82,17 @@ const RunProgress = (() => {
     errors: new Charts.Chart("#chart-errors", { yLabel: "errors/s", empty: "No errors" }),
     curve: Charts.curveChart("#chart-curve"),
   };
+  const endpointTable = endpointNames.length
+    ? new Endpoints.Table(document.getElementById("endpoint-table"), (name) => {
+      state.endpoint = name;
+      scheduleRender();
+    })
+    : null;
+  if (endpointTable) {
+    // per-second samples split rates and latency by endpoint, not status codes or errors
+    charts.status.setScope("all endpoints");
+    charts.errors.setScope("all endpoints");
+  }
 
   // --- drawing -------------------------------------------------------------------------
 
@@ -97,8 +110,17 @@ const RunProgress = (() => {
     const perSecond = (count, s) => (s.elapsed_s > 0 ? count / s.elapsed_s : 0);
 
     const noData = ended() ? "No data recorded" : undefined;
-    const rps = [{ label: "completed/s", values: samples.map((s) => s.rps) }];
-    if (isOpen) {
+    // the chosen endpoint's share of each second: a second without its answers is 0/s
+    // and has no latency (null: a gap)
+    const endpoint = state.endpoint;
+    const part = endpoint ? (s) => (s.endpoints && s.endpoints[endpoint]) || null : (s) => s;
+    if (endpointTable) {
+      const scope = endpoint ? `endpoint: ${endpoint}` : "all endpoints";
+      charts.rps.setScope(scope);
+      charts.latency.setScope(scope);
+    }
+    const rps = [{ label: "completed/s", values: samples.map((s) => (part(s) ? part(s).rps : 0)) }];
+    if (isOpen && !endpoint) {
       // the open model's schedule against what the generator managed to send
       rps.push({ label: "sent/s", color: "#ae3ec9", values: samples.map((s) => perSecond(s.started, s)) },
                { label: "target/s", color: "#868e96", dash: [6, 4], width: 1.5,
@@ -107,7 +129,7 @@ const RunProgress = (() => {
     charts.rps.update(xs, rps, noData);
     charts.latency.update(xs, ["p50", "p90", "p99", "max"].map((k, i) => ({
       label: k, color: ["#2b8a3e", "#1971c2", "#e8590c", "#c92a2a"][i],
-      values: samples.map((s) => s.latency_ms[k] ?? null),     // null: no response that second
+      values: samples.map((s) => (part(s) ? part(s).latency_ms[k] ?? null : null)),  // null: no response
     })), noData);
     const codes = keysOf(samples, "status_codes").sort();
     const seen = {};
@@ -124,6 +146,7 @@ const RunProgress = (() => {
     })));
 
     renderNumbers(samples);
+    renderEndpoints(samples);
     renderProgress(samples);
     renderHealth(samples);
     renderErrors();
@@ -169,6 +192,17 @@ const RunProgress = (() => {
   }
 
   function ended() { return FINAL.has(state.status); }
+
+  /** The endpoint table: whole-run numbers from the totals (the summary once ended), the
+      rate of the last second while live. */
+  function renderEndpoints(samples) {
+    if (!endpointTable) return;
+    const live = !ended();
+    const { rows, all } = Endpoints.rowsFrom({
+      names: endpointNames, totals: totals(), last: samples[samples.length - 1], live,
+    });
+    endpointTable.update(rows, all, live);
+  }
 
   function runLimitSeconds() {
     if (isNum(spec.duration)) return spec.duration;
