@@ -225,7 +225,7 @@ const NewRunForm = (() => {
   async function preview() {
     previewButton.disabled = true;
     previewSection.hidden = false;
-    previewBody.replaceChildren(el("p", { class: "help", text: "Rendering the first requests…" }));
+    previewBody.replaceChildren(el("p", { class: "preview-note", text: "Rendering the first requests…" }));
     try {
       const { spec, missing } = await specFromForm();
       if (missing) {
@@ -277,7 +277,7 @@ const NewRunForm = (() => {
       ...answer.requests.map(requestItem));
     previewBody.replaceChildren(
       el("p", { class: "preview-total", id: "preview-total", text: `${facts.join(" · ")}.` }),
-      el("p", { class: "help", text: answer.requests.length
+      el("p", { class: "preview-note", text: answer.requests.length
         ? `The first ${answer.requests.length === 1 ? "request" : `${answer.requests.length} requests`}:`
         : "No request would be sent." }),
       list);

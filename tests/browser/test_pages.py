@@ -55,7 +55,7 @@ def test_new_run_form_has_every_field_and_the_presets(page: Page, dashboard, scr
     expect(page.locator("#f-rate")).to_be_visible()
     expect(page.locator("#f-stages")).to_be_visible()
     page.check("input[name=model][value=closed]")
-    expect(page.locator("#presets button[data-preset]")).to_have_count(5)
+    expect(page.locator("#presets button[data-preset]")).to_have_count(6)
     expect(page.locator("#presets")).to_contain_text("Sync vs async")
     screenshot(page, "new-run")
 
