@@ -236,9 +236,7 @@ async def show_run(request: web.Request) -> web.Response:
     def url(name: str, run_id: int) -> str:
         return str(router[name].url_for(id=str(run_id)))
 
-    run_data = run.to_dict()
-    # the script needs the load fields, not the targets: a list can hold thousands
-    run_data["spec"] = {k: v for k, v in run.spec.items() if k != "targets"}
+    run_data = _page_run(run)
     endpoints = display.endpoint_names(run.spec)
     page = {"run": run_data, "workers": run.spec.get("workers", 1), "endpoints": endpoints,
             "urls": {"page": url("show_run", run.id), "run": url("api_run", run.id),
@@ -251,6 +249,14 @@ async def show_run(request: web.Request) -> web.Response:
         "endpoints": endpoints,
         "compare_ids": ",".join(map(str, [run.id, *(r.id for r in following)])),
     })
+
+
+def _page_run(run: store.RunRecord) -> dict[str, Any]:
+    """A run as a page embeds it for its script: without the targets, which a list can hold
+    by the thousand and which the scripts do not use (the spec table shows them masked)."""
+    data = run.to_dict()
+    data["spec"] = {k: v for k, v in run.spec.items() if k != "targets"}
+    return data
 
 
 def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
@@ -343,7 +349,7 @@ async def compare(request: web.Request) -> web.Response:
     return await render(request, "compare.html", {
         "runs": runs, "rows": display.compare_rows(summaries),
         "endpoint_rows": display.compare_endpoints(summaries),
-        "page": {"runs": [r.to_dict() for r in runs]},
+        "page": {"runs": [_page_run(r) for r in runs]},
     })
 
 

@@ -17,17 +17,18 @@ const Endpoints = (() => {
 
   /** One row's numbers: whole-run counts and latency from `stats` (a summary's or the live
       totals' endpoint), the rate from `second` (the last sample's endpoint) while live.
-      A second without this endpoint's answers is 0 req/s; no answers at all, no latency
-      (null, shown "—"). */
-  function rowOf(name, stats, second, { live, hasSecond }) {
+      Once the run has numbers, a name without any is 0 requests (0 req/s in a second
+      without its answers); latency without answers is null, shown "—", never 0. */
+  function rowOf(name, stats, second, { live, hasSecond, hasTotals }) {
     const latency = (stats && stats.latency_ms) || {};
+    const count = (key) => (stats ? stats[key] : hasTotals ? 0 : null);
     let rps = null;
     if (live) rps = second ? second.rps : hasSecond ? 0 : null;
     else if (stats) rps = stats.rps;
+    else if (hasTotals) rps = 0;
     return {
       name, rps,
-      requests: stats ? stats.requests : null, ok: stats ? stats.ok : null,
-      failed: stats ? stats.failed : null, errors: stats ? stats.errors : null,
+      requests: count("requests"), ok: count("ok"), failed: count("failed"), errors: count("errors"),
       p50: latency.p50 ?? null, p90: latency.p90 ?? null, p99: latency.p99 ?? null,
       max: latency.max ?? null,
     };
@@ -39,7 +40,7 @@ const Endpoints = (() => {
     const stats = (totals && totals.endpoints) || {};
     const second = (last && last.endpoints) || {};
     const all = [...names, ...Object.keys(stats).filter((n) => !names.includes(n))];
-    const context = { live, hasSecond: Boolean(last) };
+    const context = { live, hasSecond: Boolean(last), hasTotals: Boolean(totals) };
     return {
       rows: all.map((name) => rowOf(name, stats[name], second[name], context)),
       all: rowOf("All endpoints", totals, last, context),

@@ -241,6 +241,30 @@ def test_files_load_into_the_textareas_and_a_big_one_is_sent_as_the_file(page: P
     assert dashboard.wait_for(again, {"finished"})["spec"]["data"]["rows"] == 40_000
 
 
+def test_list_mode_works_without_javascript(browser, dashboard, tmp_path):
+    """The stylesheet switches the modes and the file input posts the file."""
+    context = browser.new_context(base_url=dashboard.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        expect(page.locator("#f-targets_text")).to_be_hidden()
+        expect(page.locator("#preview-button")).to_be_hidden()      # it needs the script
+        page.check("#mode-list")
+        expect(page.locator("#f-targets_text")).to_be_visible()
+        expect(page.locator("#f-url")).to_be_hidden()
+        targets = tmp_path / "api.txt"
+        targets.write_text(vegeta(dashboard.target_url))
+        page.set_input_files("#f-targets_file", str(targets))
+        page.fill("#f-data_csv", USERS)
+        page.fill("#f-requests", "8")
+        page.click("#start")
+        rid = run_id(page)
+        run = dashboard.wait_for(rid, {"finished"})
+        assert sorted(run["summary"]["endpoints"]) == ["GET /search", "GET /users/{user}"]
+    finally:
+        context.close()
+
+
 def test_a_file_above_its_limit_is_refused_when_chosen(page: Page, dashboard, tmp_path):
     har = tmp_path / "big.har"
     with open(har, "wb") as f:                # sparse: 51 MiB without writing them
@@ -295,3 +319,51 @@ def test_compare_shows_the_shared_endpoints(page: Page, dashboard, axe):
     requests = group.locator("tr").filter(has_text="Requests").locator("td")
     expect(requests).to_have_text(["20", "20 ±0.0%"])           # 40 over 2 targets, each
     axe(page, "compare with endpoints")
+
+
+# -- the scripts' pure helpers ------------------------------------------------------------------
+
+def test_the_forms_pure_helpers(page: Page):
+    page.goto("/")
+    formats = page.evaluate("names => names.map(NewRunForm.formatForName)",
+                            ["a.HAR", "b.jsonl", "c.ndjson", "d.txt", "e", "f.har.txt"])
+    assert formats == ["har", "jsonl", "jsonl", "vegeta", "vegeta", "vegeta"]
+    sizes = page.evaluate("xs => xs.map(NewRunForm.size)", [0, 1023, 1024, 262144, 50 * 2**20])
+    assert sizes == ["0 B", "1023 B", "1.0 KiB", "256.0 KiB", "50.0 MiB"]     # as form.format_size
+    placed = page.evaluate("""() => [
+        NewRunForm.placeErrors({url: "is required", seed: "bad"}, "list"),
+        NewRunForm.placeErrors({targets: "targets[0].url: x", targets_text: "line 2"}, "list"),
+        NewRunForm.placeErrors({url: "has no host"}, "one")]""")
+    assert placed == [{"targets_text": "paste a list of targets or choose a file", "seed": "bad"},
+                      {"targets_text": "targets[0].url: x"}, {"url": "has no host"}]
+
+
+def test_the_endpoint_tables_pure_helpers(page: Page, dashboard):
+    run = dashboard.api("/api/runs", "POST", {"url": f"{dashboard.target_url}x", "requests": 1})
+    dashboard.wait_for(run["id"], {"finished"})
+    page.goto(f"/runs/{run['id']}")              # every run page loads endpoints.js
+    rows = [{"name": "b", "p99": 5}, {"name": "a", "p99": None}, {"name": "c", "p99": 5},
+            {"name": "d", "p99": 9}]
+    order = page.evaluate("""rows => [true, false].map(d =>
+        Endpoints.sortRows(rows, "p99", d).map(r => r.name))""", rows)
+    assert order == [["d", "b", "c", "a"], ["b", "c", "d", "a"]]     # "—" last, ties by name
+    assert page.evaluate("rows => Endpoints.sortRows(rows, 'name', true).map(r => r.name)",
+                         rows) == ["d", "c", "b", "a"]
+    shown = page.evaluate("""() => {
+        const stats = (n, rps) => ({requests: n, ok: n, failed: 0, errors: 0, rps,
+                                    latency_ms: {p50: 1, p90: 2, p99: 3, max: 4}});
+        const totals = {...stats(30, 15), endpoints: {a: stats(20, 10), b: stats(10, 5)}};
+        const last = {rps: 7, endpoints: {a: {rps: 7}}};
+        return [Endpoints.rowsFrom({names: ["a", "b", "c"], totals, last, live: true}),
+                Endpoints.rowsFrom({names: ["a"], totals, last: undefined, live: true}),
+                Endpoints.rowsFrom({names: ["a", "b"], totals, last, live: false})];
+    }""")
+    live, before, done = shown
+    # no answer this second: 0/s; none yet: 0 requests, and no latency ("—", not 0)
+    assert [(r["name"], r["rps"], r["requests"]) for r in live["rows"]] == [
+        ("a", 7, 20), ("b", 0, 10), ("c", 0, 0)]
+    assert live["rows"][2]["p99"] is None and live["all"]["rps"] == 7
+    assert [r["name"] for r in before["rows"]] == ["a", "b"] and before["rows"][0]["rps"] is None
+    empty = page.evaluate("Endpoints.rowsFrom({names: ['a'], totals: null, last: undefined, live: true})")
+    assert empty["rows"][0]["requests"] is None and empty["all"]["requests"] is None
+    assert [r["rps"] for r in done["rows"]] == [10, 5] and done["all"]["rps"] == 15
