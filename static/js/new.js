@@ -220,12 +220,14 @@ const NewRunForm = (() => {
   const previewButton = document.getElementById("preview-button");
   const previewSection = document.getElementById("preview");
   const previewBody = document.getElementById("preview-body");
+  const previewStatus = document.getElementById("preview-status");
   previewButton.hidden = false;
 
   async function preview() {
     previewButton.disabled = true;
     previewSection.hidden = false;
     previewBody.replaceChildren(el("p", { class: "preview-note", text: "Rendering the first requests…" }));
+    previewStatus.textContent = "";
     try {
       const { spec, missing } = await specFromForm();
       if (missing) {
@@ -248,6 +250,7 @@ const NewRunForm = (() => {
     } catch (error) {
       previewBody.replaceChildren(el("p", { class: "notice error", text: `Could not preview: ${error.message}` }));
     } finally {
+      previewStatus.textContent = previewBody.firstChild ? previewBody.firstChild.textContent : "";
       previewButton.disabled = false;
     }
   }
