@@ -81,6 +81,9 @@ def spec_view(spec: Mapping[str, Any]) -> dict[str, Any]:
         view["url"] = mask_url(view["url"])
     if "headers" in view and view["headers"]:
         view["headers"] = [_mask_header_item(h) for h in view["headers"]]
+    if isinstance(view.get("targets"), list):      # a workload's requests, each likewise
+        view["targets"] = [spec_view(t) if isinstance(t, Mapping) else t
+                           for t in view["targets"]]
     return view
 
 

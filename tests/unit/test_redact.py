@@ -86,3 +86,14 @@ def test_a_spec_without_secrets_is_shown_as_is():
 ])
 def test_free_text_loses_the_same_secrets(text, shown):
     assert mask_text(text) == shown
+
+
+def test_the_targets_of_a_workload_are_masked_too():
+    spec = {"url": "http://h/a?token=s3cret", "targets": [
+        {"url": "http://u:pw@h/a?api_key=k3y", "headers": [["Authorization", "Bearer t0k"],
+                                                           ["X-Plain", "visible"]]}]}
+    view = spec_view(spec)
+    text = repr(view)
+    for secret in ("s3cret", "k3y", "pw@", "t0k"):
+        assert secret not in text, secret
+    assert "visible" in text and spec["targets"][0]["headers"][0][1] == "Bearer t0k"
