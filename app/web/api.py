@@ -224,6 +224,49 @@ async def series(request: web.Request) -> web.StreamResponse:
                  headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
+async def endpoints(request: web.Request) -> web.StreamResponse:
+    """The per-endpoint table of a run (summary so far, or final): JSON or CSV."""
+    run_id = _run_id(request)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        return _errors({"format": "must be json or csv"})
+    record = await store.get_run(request.app[DB], run_id)
+    if record is None:
+        return _not_found(run_id)
+    state = request.app[MANAGER].live_state(run_id)
+    summary = (state.totals if state is not None and state.totals else record.summary) or {}
+    table = summary.get("endpoints", {})
+    name = f"stampede-run-{run_id}-endpoints.{fmt}"
+    if fmt == "csv":
+        return web.Response(
+            text=endpoints_csv(table), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _json({"endpoints": table}, headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+ENDPOINT_COLUMNS: tuple[tuple[str, tuple[str, ...], int | None], ...] = (
+    ("requests", ("requests",), None), ("ok", ("ok",), None), ("failed", ("failed",), None),
+    ("errors", ("errors",), None), ("rps", ("rps",), 2),
+    *((f"{name}_ms", ("latency_ms", name), 3)
+      for name in ("mean", "p50", "p90", "p99", "p999", "max")),
+)
+
+
+def endpoints_csv(table: dict[str, dict]) -> str:
+    """One row per endpoint name; then a column per status code and error class seen."""
+    codes = sorted({c for e in table.values() for c in e.get("status_codes", {})}, key=int)
+    classes = sorted({c for e in table.values() for c in e.get("error_classes", {})})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", *(n for n, _, _ in ENDPOINT_COLUMNS), *(f"status_{c}" for c in codes),
+                     *(f"error_{c}" for c in classes)])
+    for endpoint, e in table.items():
+        status, errors = e.get("status_codes", {}), e.get("error_classes", {})
+        writer.writerow([endpoint, *(_csv_cell(_at(e, path), d) for _, path, d in ENDPOINT_COLUMNS),
+                         *(status.get(c, 0) for c in codes), *(errors.get(c, 0) for c in classes)])
+    return out.getvalue()
+
+
 def series_csv(samples: list[dict]) -> str:
     codes = sorted({code for s in samples for code in s.get("status_codes", {})}, key=int)
     classes = sorted({cls for s in samples for cls in s.get("error_classes", {})})

@@ -2,6 +2,9 @@
 and bad targets or data refused with the line named and nothing stored."""
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from app.store import runs as store
@@ -37,6 +40,18 @@ async def test_a_workload_runs_with_endpoints_and_keeps_its_data(client, target_
     per_second = [s["endpoints"] for s in series["samples"]]
     assert sum(e["POST /login"]["requests"] for e in per_second if "POST /login" in e) == 30
     assert await store.get_run_data(client.app[DB], run["id"]) == "user\nann\nbob\ncy\n"
+    table = await (await client.get(f"/api/runs/{run['id']}/endpoints")).json()
+    assert table["endpoints"] == endpoints
+    response = await client.get(f"/api/runs/{run['id']}/endpoints?format=csv")
+    assert response.headers["Content-Disposition"].endswith(
+        f'filename="stampede-run-{run["id"]}-endpoints.csv"')
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0][:6] == ["name", "requests", "ok", "failed", "errors", "rps"]
+    assert "status_200" in rows[0]
+    assert sorted((r[0], r[1]) for r in rows[1:]) == [("GET /users/{user}", "30"),
+                                                      ("POST /login", "30")]
+    bad = await client.get(f"/api/runs/{run['id']}/endpoints?format=xml")
+    assert bad.status == 400 and "format" in (await bad.json())["errors"]
 
 
 @pytest.mark.parametrize("fields, field, words", [
