@@ -126,19 +126,9 @@ def parse_list_query(params: Any) -> dict[str, Any]:
 
 
 async def create_run(request: web.Request) -> web.Response:
-    try:
-        data = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _errors({"body": f"must be a JSON object ({exc})"})
-    if not isinstance(data, dict):
-        return _errors({"body": "must be a JSON object"})
-    unknown = {key: "unknown field" for key in data if key not in SPEC_FIELDS}
-    try:
-        spec = parse_spec(data)
-    except SpecError as exc:
-        return _errors({**exc.errors, **unknown})
-    if unknown:
-        return _errors(unknown)
+    spec = await _posted_spec(request)
+    if isinstance(spec, web.Response):
+        return spec
     try:
         record = await request.app[MANAGER].submit(spec)
     except RunActive as exc:
@@ -150,6 +140,16 @@ async def create_run(request: web.Request) -> web.Response:
 async def preview(request: web.Request) -> web.Response:
     """The run POST /api/runs would start, not started: its first requests as they will
     be sent (secrets masked) and its totals. Nothing is stored."""
+    spec = await _posted_spec(request)
+    if isinstance(spec, web.Response):
+        return spec
+    return _json(await asyncio.to_thread(preview_of, spec))
+
+
+async def _posted_spec(request: web.Request) -> RunSpec | web.Response:
+    """The RunSpec a JSON body describes, or the 400 naming every bad or unknown field.
+    Parsed in a thread: a 100 MB data file takes seconds, and the event loop carries a
+    live run's WebSocket meanwhile."""
     try:
         data = await request.json(loads=json.loads)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -158,16 +158,10 @@ async def preview(request: web.Request) -> web.Response:
         return _errors({"body": "must be a JSON object"})
     unknown = {key: "unknown field" for key in data if key not in SPEC_FIELDS}
     try:
-        # in a thread: a 100 MB data file takes seconds to parse, and the event loop
-        # carries a live run's WebSocket meanwhile
-        answer = await asyncio.to_thread(_preview, data)
+        spec = await asyncio.to_thread(parse_spec, data)
     except SpecError as exc:
         return _errors({**exc.errors, **unknown})
-    return _errors(unknown) if unknown else _json(answer)
-
-
-def _preview(data: dict[str, Any]) -> dict[str, Any]:
-    return preview_of(parse_spec(data))
+    return _errors(unknown) if unknown else spec
 
 
 async def get_run(request: web.Request) -> web.Response:
