@@ -33,7 +33,7 @@ from app.spec import parse_spec
 ENGINES = ("aiohttp", "fast", "sync")
 MODELS = ("closed", "open", "ramp")
 BEHAVIOURS = ("fast", "slow", "erroring", "mixed")
-CONCURRENCY = 12
+CONCURRENCY = 40   # above the peak need: 250 req/s x 60 ms = 15 in flight
 OPEN_RATE = 150.0
 
 
