@@ -61,3 +61,21 @@ class Pacer:
         a = (seg.r1 - seg.r0) / (2.0 * seg.duration_s)
         disc = max(seg.r0 * seg.r0 + 4.0 * a * h, 0.0)
         return seg.start_s + 2.0 * h / (seg.r0 + math.sqrt(disc))
+
+    def count_before(self, seconds: float) -> int:
+        """How many requests are due before `seconds` (the schedule's own answer, by
+        bisection over due_s, so no second formula can disagree with it)."""
+        def due_in_time(index: int) -> bool:
+            self._seg = 0                 # due_s remembers its segment: any order here
+            due = self.due_s(index)
+            return due is not None and due < seconds
+        low, high = 0, 1                  # index 0 is due at 0: find the first index not due
+        if not due_in_time(0):
+            return 0
+        while due_in_time(high):
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if due_in_time(middle) else (low, middle)
+        self._seg = 0
+        return high

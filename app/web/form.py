@@ -255,7 +255,7 @@ def schedule_warning(spec: RunSpec) -> str | None:
     """
     if spec.model is not LoadModel.OPEN or spec.requests is None or spec.run_seconds is None:
         return None
-    scheduled = due_before(spec, spec.run_seconds)
+    scheduled = Pacer(spec.rate, spec.stages).count_before(spec.run_seconds)
     last_due = Pacer(spec.rate, spec.stages).due_s(spec.requests - 1)
     # less than a second short (the charts' resolution) is the count the person meant
     if spec.requests >= scheduled or spec.run_seconds - last_due < 1.0:
@@ -265,21 +265,6 @@ def schedule_warning(spec: RunSpec) -> str | None:
     return (f"{spec.requests:,} requests end this run after about {after}, before "
             f"{what} at {spec.run_seconds:g} s (about {scheduled:,} requests are scheduled "
             "by then). Clear Requests to follow the schedule, or start anyway.")
-
-
-def due_before(spec: RunSpec, seconds: float) -> int:
-    """How many requests the schedule makes due before `seconds` (binary search on the
-    pacer, so the schedule is computed in one place)."""
-    def due_before(index: int) -> bool:
-        due = Pacer(spec.rate, spec.stages).due_s(index)   # a fresh pacer: any index order
-        return due is not None and due < seconds
-    low, high = 0, 1        # due_before(low) holds (index 0 is due at 0), find the first miss
-    while due_before(high):
-        low, high = high, high * 2
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if due_before(middle) else (low, middle)
-    return high
 
 
 def format_seconds(seconds: float) -> str:

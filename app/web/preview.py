@@ -11,9 +11,9 @@ import base64
 from typing import Any
 
 from app.redact import mask_header, mask_url
+from app.engine.pacing import Pacer
 from app.spec import LoadModel, RunSpec
 
-from .form import due_before
 
 PREVIEW_REQUESTS = 5
 # a body is shown up to this many characters (a HAR can carry megabytes); body_bytes
@@ -40,7 +40,7 @@ def request_count(spec: RunSpec) -> int | None:
     open model the requests its schedule makes due before it ends (the fewer of the
     two). A closed run limited by time alone sends as many as the target answers: None."""
     if spec.model is LoadModel.OPEN and spec.run_seconds is not None:
-        scheduled = due_before(spec, spec.run_seconds)
+        scheduled = Pacer(spec.rate, spec.stages).count_before(spec.run_seconds)
         return scheduled if spec.requests is None else min(scheduled, spec.requests)
     return spec.requests
 

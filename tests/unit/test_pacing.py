@@ -52,3 +52,11 @@ def test_the_schedule_ends_at_the_deadline_and_says_what_is_late():
     assert not schedule.late(0, 1_000_000) and schedule.late(0, 1_000_001)
     closed = Schedule(WorkerPlan(parse_spec({"url": "http://x/", "requests": 5}), 1, 2, 0))
     assert not closed.open and list(closed.indices) == [1, 3]
+
+
+def test_count_before_is_the_schedule_s_own_count():
+    assert Pacer(10.0).count_before(1.0) == 10
+    ramp = Pacer(None, (Stage(1, 100),))        # 0 -> 100 req/s over 1 s: 50 due
+    assert ramp.count_before(1.0) == 50
+    assert ramp.count_before(2.0) == 150        # then 100 req/s held
+    assert Pacer(None, (Stage(2, 0),)).count_before(5.0) == 0
