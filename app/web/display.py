@@ -129,16 +129,9 @@ def summary_value(summary: dict | None, path: tuple[str, ...]) -> float | None:
     return None if value is None else float(value)
 
 
-# an endpoint's row of a summary ("endpoints": {name: ...}) has no error rate of its own
-ENDPOINT_METRICS = (
-    Metric("Requests", ("requests",), fmt_int, ""),
-    Metric("Req/s", ("rps",), fmt_num, "higher"),
-    Metric("p50", ("latency_ms", "p50"), fmt_ms, "lower"),
-    Metric("p90", ("latency_ms", "p90"), fmt_ms, "lower"),
-    Metric("p99", ("latency_ms", "p99"), fmt_ms, "lower"),
-    Metric("Max", ("latency_ms", "max"), fmt_ms, "lower"),
-    Metric("Error %", ("error_rate",), fmt_percent, "lower", points=True),
-)
+# an endpoint's row of a summary ("endpoints": {name: ...}): the run's metrics it has too
+ENDPOINT_METRICS = tuple(m for m in COMPARE_METRICS if m.label in (
+    "Requests", "Req/s", "p50", "p90", "p99", "Max", "Error %"))
 
 
 def compare_rows(summaries: list[dict | None],

@@ -127,41 +127,37 @@ def test_size_limit_is_checked_before_reading(tmp_path):
         check_data_size(MAX_DATA_BYTES + 1)
 
 
-def test_a_million_rows_cost_about_the_file_size():
-    n = 1_000_000
-    data = b"user,token,city\n" + b"".join(
-        b"user%07d,%012x,city%03d\n" % (r, r * 2654435761 % 2**48, r % 997) for r in range(n))
-    assert 25 * 2**20 < len(data) < 40 * 2**20
+def _parse_traced(data):
+    """parse_csv(data), with the memory it kept (grown) and its peak, as tracemalloc saw."""
     tracemalloc.start()
     try:
         table = parse_csv(data)
         grown, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    return table, grown, peak
+
+
+def test_a_million_rows_cost_about_the_file_size():
+    n = 1_000_000
+    data = b"user,token,city\n" + b"".join(
+        b"user%07d,%012x,city%03d\n" % (r, r * 2654435761 % 2**48, r % 997) for r in range(n))
+    assert 25 * 2**20 < len(data) < 40 * 2**20
+    table, grown, peak = _parse_traced(data)
     # held: the file's bytes once (shared with the caller) plus 4 bytes a field
     assert len(table) == n and grown <= 0.5 * len(data) and peak <= len(data)
     assert table.row(n - 1) == ("user0999999", f"{(n - 1) * 2654435761 % 2**48:012x}",
                                 f"city{(n - 1) % 997:03d}")
     del table
     text = data.decode()                  # from str, the encoded copy is the table's own
-    tracemalloc.start()
-    try:
-        table = parse_csv(text)
-        grown, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    table, grown, peak = _parse_traced(text)
     assert len(table) == n and grown <= 2 * len(data) and peak <= 2 * len(data)
 
 
 def test_quoted_rows_are_packed_as_compactly():
     n = 100_000
     data = b"id,comment\n" + b"".join(b'%d,"say ""hi"", %d"\n' % (r, r) for r in range(n))
-    tracemalloc.start()
-    try:
-        table = parse_csv(data)
-        grown, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    table, grown, peak = _parse_traced(data)
     assert table.row(n - 1) == (str(n - 1), f'say "hi", {n - 1}')
     assert grown <= 1.5 * len(data) and peak <= 2 * len(data)
 
