@@ -159,14 +159,15 @@ async def start(spec: RunSpec) -> Run:
     """Spawn the workers, hand each its share and start them together."""
     workers = []
     env = dict(os.environ, PYTHONPATH=str(_ROOT))
+    # once for all workers: with a data file it is up to 100 MB of CSV
+    spec_json = json.dumps(spec.to_dict(with_data=True))
     for index in range(spec.workers):
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "app.engine.workers", cwd=str(_ROOT), env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, limit=2**24)
         worker = _Worker(index, process)
-        worker.send(json.dumps({"spec": spec.to_dict(with_data=True), "worker": index,
-                                "workers": spec.workers}))
+        worker.send(f'{{"spec": {spec_json}, "worker": {index}, "workers": {spec.workers}}}')
         workers.append(worker)
     run = Run(spec, workers)
     try:

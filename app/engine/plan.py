@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from functools import cached_property
 import time
 from dataclasses import dataclass
 
@@ -33,9 +32,9 @@ class WorkerPlan:
         seconds = self.spec.run_seconds
         return None if seconds is None else self.start_ns + int(seconds * 1e9)
 
-    @cached_property
+    @property
     def workload(self) -> Workload:
-        """What this worker sends, compiled once (its targets, order, data)."""
+        """What this worker sends (compiled once, kept by the spec)."""
         return self.spec.workload()
 
 
