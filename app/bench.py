@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
 from app.store import runs
-from app.workload import (TargetsFormat, WorkloadError, check_data_size, format_for_path,
+from app.workload import (MAX_DATA_BYTES, TargetsFormat, WorkloadError, format_for_path,
                           max_bytes, parse_targets)
 
 
@@ -75,8 +77,8 @@ def _files(args: argparse.Namespace) -> dict[str, Any]:
     """The targets and data files as spec fields; SpecError naming the flag and the line.
     Sizes are checked before reading, so an oversized file is refused, not loaded."""
     fields: dict[str, Any] = {}
-    try:
-        if args.targets:
+    if args.targets:
+        with _refused_as("--targets"):
             path = Path(args.targets)
             fmt = TargetsFormat(args.targets_format or format_for_path(path.name))
             _check_size(path, max_bytes(fmt))
@@ -84,24 +86,30 @@ def _files(args: argparse.Namespace) -> dict[str, Any]:
             targets = parse_targets(path.read_bytes(), fmt, only_host=args.targets_host,
                                     read_file=lambda name: (folder / name).read_bytes())
             fields["targets"] = [t.to_dict() for t in targets]
-        if args.data:
+    if args.data:
+        with _refused_as("--data"):
             path = Path(args.data)
-            check_data_size(path.stat().st_size)
+            _check_size(path, MAX_DATA_BYTES)
             fields["data_csv"] = path.read_bytes()
+    return fields
+
+
+@contextlib.contextmanager
+def _refused_as(flag: str) -> Iterator[None]:
+    """A file's problem (unreadable, too big, a bad line) as the error of its flag."""
+    try:
+        yield
     except WorkloadError as exc:
-        flag = "--data" if exc.source == "data" else "--targets"
         raise SpecError({flag: str(exc)}) from None
     except OSError as exc:
-        flag = "--data" if args.data and args.data in str(exc) else "--targets"
         raise SpecError({flag: f"cannot read {exc.filename}: {exc.strerror}"}) from None
-    return fields
 
 
 def _check_size(path: Path, limit: int) -> None:
     size = path.stat().st_size
     if size > limit:
         raise WorkloadError(f"{path.name} is {size / 2**20:.1f} MiB, above the limit of "
-                            f"{limit / 2**20:.0f} MiB", source="targets")
+                            f"{limit / 2**20:.0f} MiB")
 
 
 def main(args: argparse.Namespace) -> int:
