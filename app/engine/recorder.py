@@ -113,9 +113,11 @@ STATUS_SPAN = 1000          # status codes are < 1000: (name id, status) keys as
 
 class EndpointRecorder(Recorder):
     """A Recorder that also remembers which named target each request was: one more
-    append per request, binned by name once a second. Only runs with several names use
-    it; a single-target run keeps the plain Recorder's hot path."""
-    __slots__ = ("names", "_name_ids", "_named_status", "_named_errors")
+    append per response, of (name id, status) as one int, binned once a second. Only
+    runs with several names use it; a single-target run keeps the plain Recorder's hot
+    path. Its response methods are copies of the Recorder's bodies for the reason
+    response_then_sent gives (a frame per request measured ~0.15 µs here)."""
+    __slots__ = ("names", "_named", "_named_errors")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
@@ -123,23 +125,36 @@ class EndpointRecorder(Recorder):
 
     def _reset(self) -> None:
         super()._reset()
-        self._name_ids: list[int] = []
-        self._named_status: dict[int, int] = {}
+        self._named: list[int] = []               # name_id * STATUS_SPAN + status
         self._named_errors: Counter[tuple[int, str]] = Counter()
 
     def response(self, status: int, nbytes: int, due_ns: int, sent_ns: int, end_ns: int,
                  name_id: int = 0) -> None:
-        Recorder.response(self, status, nbytes, due_ns, sent_ns, end_ns)
-        self._name_ids.append(name_id)
-        key = name_id * STATUS_SPAN + status
-        self._named_status[key] = self._named_status.get(key, 0) + 1
+        self._in_flight -= 1
+        self.completed += 1
+        self.bytes_received += nbytes
+        latency = end_ns - due_ns
+        self._latency.append(latency)
+        self._service.append(latency if sent_ns == due_ns else end_ns - sent_ns)
+        try:
+            self._status[status] += 1
+        except KeyError:
+            self._status[status] = 1
+        self._named.append(name_id * STATUS_SPAN + status)
 
     def response_then_sent(self, status: int, nbytes: int, due_ns: int, sent_ns: int,
                            end_ns: int, name_id: int = 0) -> None:
-        Recorder.response_then_sent(self, status, nbytes, due_ns, sent_ns, end_ns)
-        self._name_ids.append(name_id)
-        key = name_id * STATUS_SPAN + status
-        self._named_status[key] = self._named_status.get(key, 0) + 1
+        self.started += 1
+        self.completed += 1
+        self.bytes_received += nbytes
+        latency = end_ns - due_ns
+        self._latency.append(latency)
+        self._service.append(latency if sent_ns == due_ns else end_ns - sent_ns)
+        try:
+            self._status[status] += 1
+        except KeyError:
+            self._status[status] = 1
+        self._named.append(name_id * STATUS_SPAN + status)
 
     def error(self, exc: BaseException, name_id: int = 0) -> None:
         cls = classify(exc).value
@@ -152,8 +167,11 @@ class EndpointRecorder(Recorder):
 
     def snapshot(self, second: int, elapsed_s: float, health: Health) -> Snapshot:
         latencies = np.asarray(self._latency, dtype=np.int64)
-        name_ids = np.asarray(self._name_ids, dtype=np.int64)
-        named_status, named_errors = self._named_status, self._named_errors
+        named = np.asarray(self._named, dtype=np.int64)
+        name_ids = named // STATUS_SPAN
+        keys, counts = np.unique(named, return_counts=True)
+        named_status = dict(zip(keys.tolist(), counts.tolist()))
+        named_errors = self._named_errors
         snap = super().snapshot(second, elapsed_s, health)
         endpoints: dict[str, EndpointStats] = {}
 

@@ -127,15 +127,13 @@ def _target_bytes(target: Target, name_id: int, origin: int, fixed: list[str], c
                                   first_position=head_t.next_position)
     except UnicodeDecodeError:
         body_t = None                       # binary: sent as it is
-    render_head = head_t.bind(seed, data)
     if body_t is None or body_t.constant:
         body = target.body if body_t is None else body_t.bind(seed, data)(0, 0).encode()
         tail = ((f"Content-Length: {len(body)}\r\n{closing}" if sized else "")
                 + "\r\n").encode() + body
-        if head_t.constant:
-            request = render_head(0, 0).encode() + tail
-            return lambda i, r: (request, name_id)
-        return lambda i, r: (render_head(i, r).encode() + tail, name_id)
+        # the common case, one generated function straight to bytes
+        return head_t.bind_bytes(seed, data, tail, name_id)
+    render_head = head_t.bind(seed, data)
     render_body = body_t.bind(seed, data)
     end = f"{closing}\r\n"
 

@@ -138,6 +138,11 @@ class DataTable:
             return buffer[offsets[k] + 1:offsets[k + 1]].decode()
         return read
 
+    def layout(self) -> tuple[bytes | bytearray, memoryview, int]:
+        """(buffer, ends, width) for generated code that slices fields as bytes in place:
+        field c of row r is buffer[ends[k] + 1:ends[k + 1]] with k = r * width + c."""
+        return self._buffer, self._offsets, len(self.columns)
+
     def only_bytes_in(self, allowed: bytes) -> bool:
         """Whether every field holds only these bytes (e.g. no value needs URL quoting);
         one numpy pass over the buffer, a chunk at a time."""

@@ -120,17 +120,8 @@ class Template:
         """(literals, placeholders): the text is literals[0] + value(placeholders[0]) +
         literals[1] + ... + literals[-1], with one more literal than placeholders. An
         engine assembling bytes encodes the literals once and joins them with
-        `getters(...)`' values per request."""
+        the values per request."""
         return self._literals, self._slots
-
-    def getters(self, seed: int, data: DataTable | None, *, url: bool = False
-                ) -> tuple[Getter, ...]:
-        """One function of (index, row) per placeholder; `url` percent-encodes data values."""
-        getters = []
-        for slot in self._slots:
-            source = _Source(seed, data)
-            getters.append(source.build(source.slot(slot, url), {}))
-        return tuple(getters)
 
     def bind(self, seed: int, data: DataTable | None, *, url: bool = False) -> Getter:
         """The whole rendering as one function of (index, row), for the hot path."""
@@ -139,6 +130,17 @@ class Template:
             return lambda i, r: text
         source = _Source(seed, data)
         return source.build(source.text(self, url), {})
+
+    def bind_bytes(self, seed: int, data: DataTable | None, suffix: bytes, tag: Any
+                   ) -> Callable[[int, int], tuple[bytes, Any]]:
+        """f(i, r) -> (UTF-8 of the rendering + suffix, tag) as one generated function, an
+        engine's request bytes with no str in between. Data values are not URL-quoted: for
+        data that needs none (DataTable.only_bytes_in(URL_BYTES))."""
+        if self.constant:
+            pair = (self._literals[0].encode() + suffix, tag)
+            return lambda i, r: pair
+        source = _Source(seed, data)
+        return source.build(f"({source.formatted(self, suffix)}, {source.value(tag)})", {})
 
     def render(self, ctx: RequestContext) -> str:
         """The text for one request (convenience: the hot path uses bind once)."""
@@ -236,6 +238,30 @@ class _Source:
         if len(terms) <= 4:
             return " + ".join(terms) or self.value("")
         return f"''.join(({', '.join(terms)},))"
+
+    def formatted(self, template: Template, suffix: bytes) -> str:
+        """The template as bytes: one %-format of its literals over the values, ~2x faster
+        than decoding fields and encoding the joined str (measured); a data field is
+        sliced from the table's buffer in place (DataTable.layout)."""
+        literals, slots = template.parts()
+        form, args = [], []
+        for k, slot in enumerate(slots):
+            form.append(literals[k].encode().replace(b"%", b"%%"))
+            if slot.kind is PlaceholderKind.INDEX:
+                form.append(b"%d")
+                args.append("i")
+                continue
+            form.append(b"%b")
+            if slot.kind is PlaceholderKind.COLUMN:
+                if self.data is None:
+                    raise WorkloadError(f"{{{slot.text}}} needs a data file")
+                buffer, ends, width = map(self.value, self.data.layout())
+                k_ = f"(k := r * {width} + {self.value(slot.column)})"
+                args.append(f"{buffer}[{ends}[{k_}] + 1:{ends}[k + 1]]")
+            else:
+                args.append(f"{self.value(_random_getter(slot, self.seed))}(i).encode()")
+        form.append(literals[-1].encode().replace(b"%", b"%%") + suffix.replace(b"%", b"%%"))
+        return f"{self.value(b''.join(form))} % ({', '.join(args)},)"
 
     def slot(self, slot: Placeholder, url: bool) -> str:
         if slot.kind is PlaceholderKind.INDEX:

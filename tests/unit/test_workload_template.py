@@ -47,8 +47,23 @@ def test_parts_are_literals_around_placeholders():
     assert literals == ("/u/", "?n=", "&{x}")
     assert [(s.kind.value, s.text, s.column) for s in slots] == [("column", "user", 0),
                                                                   ("i", "i", -1)]
-    getters = Template.compile("/u/{user}?n={i}", USERS.columns).getters(1, USERS)
-    assert [g(9, 2) for g in getters] == ["chloé", "9"]
+
+
+QUOTED = parse_csv(b'user,token\n"a,1",x%d\n"b""2",%s%%\n')      # unquoted into a bytearray
+
+
+@pytest.mark.parametrize("data", [USERS, QUOTED], ids=["plain", "quoted"])
+@pytest.mark.parametrize("text", ["/u/{user}?n={i}&t={token}", "{i}", "{user}", "100% {i}%d",
+                                  "é {uuid} {rand:1-9} {{x}} %s {token}{user}", "constant %"])
+def test_bytes_are_the_text_encoded(text, data):
+    """bind_bytes, the fast engine's form (a %-format over fields sliced as bytes), gives
+    exactly the UTF-8 of what bind renders, with `%` in literals, fields and the suffix."""
+    t = Template.compile(text, data.columns)
+    as_text, as_bytes = t.bind(7, data), t.bind_bytes(7, data, b"\r\n%d\xff", "tag")
+    for i in range(12):
+        r = i % len(data)
+        assert as_bytes(i, r) == (as_text(i, r).encode() + b"\r\n%d\xff", "tag")
+        assert type(as_bytes(i, r)[0]) is bytes
 
 
 @pytest.mark.parametrize("text, columns, words, column", [
