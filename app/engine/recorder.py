@@ -90,8 +90,13 @@ class Recorder:
             self._samples[cls] = describe(exc)
 
     def snapshot(self, second: int, elapsed_s: float, health: Health) -> Snapshot:
+        return self._snapshot(second, elapsed_s, health,
+                              np.asarray(self._latency, dtype=np.int64))
+
+    def _snapshot(self, second: int, elapsed_s: float, health: Health,
+                  latencies: np.ndarray) -> Snapshot:
         latency, service = Histogram(), Histogram()
-        latency.record_ns(self._latency)
+        latency.record_ns(latencies)
         service.record_ns(self._service)
         status = Counter(self._status)
         ok = sum(n for code, n in status.items() if code < 400)
@@ -169,10 +174,11 @@ class EndpointRecorder(Recorder):
         latencies = np.asarray(self._latency, dtype=np.int64)
         named = np.asarray(self._named, dtype=np.int64)
         name_ids = named // STATUS_SPAN
-        keys, counts = np.unique(named, return_counts=True)
-        named_status = dict(zip(keys.tolist(), counts.tolist()))
+        per_key = np.bincount(named)
+        keys = np.nonzero(per_key)[0]
+        named_status = dict(zip(keys.tolist(), per_key[keys].tolist()))
         named_errors = self._named_errors
-        snap = super().snapshot(second, elapsed_s, health)
+        snap = self._snapshot(second, elapsed_s, health, latencies)
         endpoints: dict[str, EndpointStats] = {}
 
         def stats(name_id: int) -> EndpointStats:
@@ -193,10 +199,7 @@ class EndpointRecorder(Recorder):
             s = stats(name_id)
             s.errors += n
             s.error_classes[cls] += n
-        if len(latencies):
-            order = np.argsort(name_ids, kind="stable")
-            ids, starts = np.unique(name_ids[order], return_index=True)
-            for name_id, chunk in zip(ids, np.split(latencies[order], starts[1:])):
-                stats(int(name_id)).latency.record_ns(chunk)
+        for name_id, histogram in Histogram.by_group(latencies, name_ids).items():
+            stats(name_id).latency = histogram
         snap.endpoints = endpoints
         return snap
