@@ -7,6 +7,7 @@ adds counters and histograms — nothing is averaged.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,8 +92,9 @@ class Snapshot:
         self.service.add(other.service)
         merge_endpoints(self.endpoints, other.endpoints)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready view for the live page and storage (histograms as percentiles)."""
+    def to_view(self) -> dict[str, Any]:
+        """JSON-ready view for the pages (histograms as rounded percentiles): for display,
+        never to rebuild from (the exact record is app/engine/record.py's)."""
         return {
             "second": self.second, "elapsed_s": round(self.elapsed_s, 3),
             "started": self.started, "completed": self.completed, "ok": self.ok,
@@ -125,7 +127,8 @@ class Snapshot:
 
     @classmethod
     def from_stored(cls, data: dict[str, Any], latency: Histogram, service: Histogram) -> Snapshot:
-        """Rebuild from `to_dict()` output plus the stored histograms."""
+        """Rebuild from `to_view()` output plus the stored histograms (how seconds were
+        stored before migration 0005; kept for it)."""
         h = data.get("health", {})
         return cls(
             second=data["second"], elapsed_s=data["elapsed_s"], started=data["started"],
@@ -149,7 +152,6 @@ class Snapshot:
 @dataclass
 class Summary:
     """Whole-run totals, built by adding every second's snapshot."""
-    seconds: int = 0
     duration_s: float = 0.0
     total: Snapshot = field(default_factory=lambda: Snapshot(second=0, elapsed_s=0.0))
     peak_rss_bytes: int = 0
@@ -162,12 +164,19 @@ class Summary:
         in_flight = snap.in_flight
         self.total.merge(snap)
         self.total.in_flight = in_flight   # a level, not a flow: keep the latest
-        self.seconds += 1
         self.duration_s += elapsed
         self.peak_rss_bytes = max(self.peak_rss_bytes, snap.health.rss_bytes)
         self.cpu_seconds += snap.health.cpu_seconds
         self.max_loop_lag_ms = max(self.max_loop_lag_ms, snap.health.loop_lag_ms)
         self.max_in_flight = max(self.max_in_flight, snap.max_in_flight)
+
+    @classmethod
+    def of(cls, snapshots: Iterable[Snapshot]) -> Summary:
+        """The exact summary of these seconds (in order): histograms added, never averaged."""
+        summary = cls()
+        for snap in snapshots:
+            summary.add(snap)
+        return summary
 
     def to_dict(self) -> dict[str, Any]:
         t = self.total

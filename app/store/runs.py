@@ -80,23 +80,19 @@ class RunRecord:
 @dataclass(frozen=True)
 class SampleRecord:
     second: int
-    data: dict          # Snapshot.to_dict()
+    data: dict          # Snapshot.to_view()
     latency: bytes      # Histogram.encode()
     service: bytes
 
 
 def sample_record(snap: Snapshot) -> SampleRecord:
     """The stored form of one second: its JSON view plus both histograms, whole."""
-    return SampleRecord(snap.second, snap.to_dict(), snap.latency.encode(), snap.service.encode())
+    return SampleRecord(snap.second, snap.to_view(), snap.latency.encode(), snap.service.encode())
 
 
-def summarize(samples: Sequence[SampleRecord]) -> Summary:
-    """Rebuild a run's Summary from its stored seconds (exact: histograms are added)."""
-    summary = Summary()
-    for s in samples:
-        summary.add(Snapshot.from_stored(s.data, Histogram.decode(s.latency),
-                                         Histogram.decode(s.service)))
-    return summary
+def snapshot_of(sample: SampleRecord) -> Snapshot:
+    return Snapshot.from_stored(sample.data, Histogram.decode(sample.latency),
+                                Histogram.decode(sample.service))
 
 
 async def create_run(db: aiosqlite.Connection, spec: dict, *,
@@ -284,7 +280,7 @@ async def summarize_interrupted(db: aiosqlite.Connection, run_ids: Sequence[int]
         samples = await get_samples(db, run_id)
         if not samples:
             continue
-        summary = summarize(samples).to_dict()
+        summary = Summary.of(map(snapshot_of, samples)).to_dict()
         # same columns as finish_run, but the status and finished_at of interrupt_active stay
         await db.execute(
             f"UPDATE runs SET summary_json = :summary, {_SUMMARY_COLUMNS}"

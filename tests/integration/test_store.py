@@ -41,7 +41,7 @@ def snapshot_sample(second: int, latencies_ms: list[float]) -> tuple[Snapshot, S
     snap.status_codes[200] = len(latencies_ms)
     snap.latency.record_ns([int(ms * 1e6) for ms in latencies_ms])
     snap.service.record_ns([int(ms * 0.9e6) for ms in latencies_ms])
-    record = SampleRecord(second, snap.to_dict(), snap.latency.encode(), snap.service.encode())
+    record = SampleRecord(second, snap.to_view(), snap.latency.encode(), snap.service.encode())
     return snap, record
 
 

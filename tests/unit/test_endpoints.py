@@ -69,7 +69,7 @@ def test_a_summary_rebuilt_from_stored_seconds_keeps_endpoint_counts_not_latency
                     EndpointRecorder(NAMES), tick_every=2)
     rebuilt = Summary()
     for s in snaps:
-        rebuilt.add(Snapshot.from_stored(s.to_dict(), Histogram.decode(s.latency.encode()),
+        rebuilt.add(Snapshot.from_stored(s.to_view(), Histogram.decode(s.latency.encode()),
                                          Histogram.decode(s.service.encode())))
     e = rebuilt.to_dict()["endpoints"]
     assert (e["POST /b"]["failed"], e["POST /b"]["errors"], e["GET /a"]["ok"]) == (1, 1, 1)

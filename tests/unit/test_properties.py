@@ -126,7 +126,6 @@ def test_folding_the_last_interval_changes_no_total(ops, tail_s):
     for key in ("requests", "started", "ok", "failed", "errors", "bytes", "status_codes",
                 "latency_ms", "service_ms", "duration_s", "cpu_percent", "percentile_curve"):
         assert a[key] == f[key], key
-    assert folded.seconds == apart.seconds - 1
     assert head[-1].elapsed_s >= 0.3 + tail_s - 1e-9
 
 

@@ -34,5 +34,5 @@ def test_summary_adds_seconds_and_cpu_time_not_percentages():
 
 def test_stored_snapshot_round_trips():
     s = snap(4, 1.0, 3, 0.25, [1, 2, 3])
-    back = Snapshot.from_stored(s.to_dict(), Histogram.decode(s.latency.encode()), s.service)
-    assert back.to_dict() == s.to_dict()
+    back = Snapshot.from_stored(s.to_view(), Histogram.decode(s.latency.encode()), s.service)
+    assert back.to_view() == s.to_view()
