@@ -129,7 +129,7 @@ async def test_invariants(target_for, engine, model, behaviour):
     _check_samples_add_up(snaps, run.summary.total, summary)
     _check_latency_only_with_responses(snaps, summary)
     _check_intervals(snaps, summary)
-    _check_in_flight(snaps, summary, model)
+    _check_in_flight(snaps, summary, model, behaviour)
     if model != "closed" and behaviour in ("fast", "slow"):
         assert summary["late_starts"] == 0, "slots were plenty and the rate modest"
     if behaviour == "erroring":
@@ -182,7 +182,7 @@ def _check_samples_add_up(snaps: list[Snapshot], total: Snapshot, summary: dict)
 
 
 def _check_latency_only_with_responses(snaps: list[Snapshot], summary: dict) -> None:
-    views = [(s.ok + s.failed, s.to_dict()) for s in snaps]
+    views = [(s.ok + s.failed, s.to_view()) for s in snaps]
     views.append((summary["ok"] + summary["failed"], summary))
     for responses, view in views:
         for group in ("latency_ms", "service_ms"):
@@ -202,17 +202,19 @@ def _check_intervals(snaps: list[Snapshot], summary: dict) -> None:
         assert not short, f"samples covering under half a second: {short}"
     assert summary["duration_s"] == pytest.approx(sum(s.elapsed_s for s in snaps), abs=2e-3)
     for s in snaps:
-        d = s.to_dict()
+        d = s.to_view()
         assert d["rps"] == pytest.approx((s.ok + s.failed) / s.elapsed_s, abs=0.01)
         assert d["health"]["cpu_percent"] == pytest.approx(
             100.0 * s.health.cpu_seconds / s.elapsed_s, abs=0.05)
 
 
-def _check_in_flight(snaps: list[Snapshot], summary: dict, model: str) -> None:
+def _check_in_flight(snaps: list[Snapshot], summary: dict, model: str, behaviour: str) -> None:
     peak = summary["max_in_flight"]
     assert 0 < peak <= CONCURRENCY
     assert peak == max(s.max_in_flight for s in snaps)
     for s in snaps:
         assert s.in_flight <= s.max_in_flight <= CONCURRENCY
-    if model == "closed":      # every slot starts busy: the true peak is the concurrency
+    # every slot starts busy: the true peak is the concurrency, unless a refusal comes back
+    # before the last slot's first send (sync threads start one by one: seen in CI at 36/40)
+    if model == "closed" and behaviour != "erroring":
         assert peak == CONCURRENCY
