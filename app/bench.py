@@ -14,11 +14,13 @@ from typing import Any
 from app.engine import Outcome, Run, start
 from app.engine.histogram import Histogram
 from app.engine.limits import port_exhaustion_warning
+from app.engine.series import Rollups
 from app.engine.snapshot import Snapshot
 from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
 from app.store import runs
+from app.store.series import encoded
 from app.workload import (MAX_DATA_BYTES, TargetsFormat, WorkloadError, format_for_path,
                           max_bytes, parse_targets)
 
@@ -167,6 +169,7 @@ class _Saver:
 
     def __init__(self, db, run_id: int):
         self.db, self.run_id = db, run_id
+        self.rollups = Rollups()
 
     @classmethod
     async def open(cls, path: str, spec: RunSpec) -> _Saver:
@@ -176,9 +179,10 @@ class _Saver:
         return cls(db, record.id)
 
     async def add(self, snap: Snapshot) -> None:
-        await runs.append_samples(self.db, self.run_id, [runs.sample_record(snap)])
+        await runs.append_rows(self.db, self.run_id, encoded(self.rollups.add(snap)))
 
     async def close(self, run: Run) -> None:
+        await runs.append_rows(self.db, self.run_id, encoded(self.rollups.close()))
         status = RunStatus(run.outcome.value) if run.outcome else RunStatus.FAILED
         await runs.finish_run(self.db, self.run_id, status, run.summary.to_dict(), run.error)
         await self.db.close()

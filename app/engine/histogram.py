@@ -228,7 +228,7 @@ class Histogram:
         entries = _fold_zero_runs(counts, zero) if zero.any() else counts
         head = (_VERSION, self.lo + first, _zz(self.sum_ns), _zz(self.min_ns),
                 _zz(self.max_ns), len(entries))
-        return b"".join(map(_uvarint, head)) + _leb128(_zigzag(entries))
+        return b"".join(map(uvarint, head)) + _leb128(_zigzag(entries))
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Histogram:
@@ -325,7 +325,7 @@ def _unzz(z: int) -> int:
     return -(z >> 1) - 1 if z & 1 else z >> 1
 
 
-def _uvarint(n: int) -> bytes:
+def uvarint(n: int) -> bytes:
     out = bytearray()
     while n >= 0x80:
         out.append(n & 0x7F | 0x80)

@@ -67,12 +67,14 @@ class Snapshot:
     def extend(self, later: Snapshot) -> None:
         """Append the interval right after this one (same worker or merged stream): how a
         run's last, short interval is folded into the second before it, so that no
-        sample's rate or CPU % is taken over a few milliseconds."""
+        sample's rate or CPU % is taken over a few milliseconds; and how seconds merge
+        into the minutes and hours of a long run's series (app/engine/series.py). RSS
+        is the peak over the intervals, as a summary's is."""
         self._add_counts(later)
         self.elapsed_s += later.elapsed_s
         self.in_flight = later.in_flight                     # a level: the later one holds
         self.max_in_flight = max(self.max_in_flight, later.max_in_flight)
-        self.health = Health(later.health.rss_bytes,
+        self.health = Health(max(self.health.rss_bytes, later.health.rss_bytes),
                              max(self.health.loop_lag_ms, later.health.loop_lag_ms),
                              self.health.cpu_seconds + later.health.cpu_seconds)
 

@@ -2,10 +2,13 @@
 
 The schema lives in migrations/NNNN_name.sql, applied in numeric order, each in
 its own transaction and recorded in schema_migrations, so an older database
-upgrades in place and a migration that fails leaves the database as it was.
+upgrades in place and a migration that fails leaves the database as it was. A
+migration that SQL cannot express (re-encoding stored blobs) is NNNN_name.py with
+`async def migrate(db)`, run the same way, in its transaction.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sqlite3
@@ -18,13 +21,28 @@ from pathlib import Path
 
 import aiosqlite
 
-_MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+_MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.(sql|py)$")
 # SQL name of fold(): SQLite's LIKE, lower() and NOCASE fold ASCII letters only
 FOLD_FUNCTION = "stampede_fold"
 
 
 class MigrationError(RuntimeError):
     """A migration file could not be applied; its transaction was rolled back."""
+
+
+class StorageError(RuntimeError):
+    """The database file takes no more writes (full, read-only, failing disk); the message
+    says so, names the file and what to do (see storage_error)."""
+
+
+# SQLite's primary result codes (the low byte of an extended one) that are about the file,
+# not the statement: every later write fails alike until someone acts on the disk
+_CANNOT_WRITE = {
+    sqlite3.SQLITE_FULL: ("the database is full", "free disk space on its drive"),
+    sqlite3.SQLITE_READONLY: ("the database is read-only",
+                              "make the file, its folder and its file system writable again"),
+    sqlite3.SQLITE_IOERR: ("the database cannot be written", "check its disk"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,44 @@ def fold(text: str | None) -> str | None:
     if not isinstance(text, str):
         return text
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+async def storage_error(db: aiosqlite.Connection, exc: BaseException,
+                        what: str) -> StorageError | None:
+    """`exc` as a StorageError naming `db`'s file (see storage_problem), or None."""
+    if _write_refusal(exc) is None:
+        return None
+    return storage_problem(exc, what, await database_file(db))
+
+
+def storage_problem(exc: BaseException, what: str, path: str) -> StorageError | None:
+    """`exc` (or an exception it was raised from) as a StorageError, if it means the database
+    file takes no more writes: "the database is full: {what} in {path} (SQLite: …); free
+    disk space on its drive". None for any other error.
+    """
+    cause = _write_refusal(exc)
+    if cause is None:
+        return None
+    headline, remedy = _CANNOT_WRITE[cause.sqlite_errorcode & 0xFF]
+    return StorageError(f"{headline}: {what} in {path} (SQLite: {cause}); {remedy}")
+
+
+def _write_refusal(exc: BaseException | None) -> sqlite3.Error | None:
+    while exc is not None:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return exc if code & 0xFF in _CANNOT_WRITE else None
+        exc = exc.__cause__
+    return None
+
+
+async def database_file(db: aiosqlite.Connection) -> str:
+    """The path of the connection's database file (a read: it works on a full disk too)."""
+    try:
+        rows = await db.execute_fetchall("PRAGMA database_list")
+    except (sqlite3.Error, ValueError):      # ValueError: the connection is closed
+        return "the database file"
+    return next((row[2] for row in rows if row[1] == "main" and row[2]), "the database file")
 
 
 @asynccontextmanager
@@ -151,7 +207,10 @@ async def apply_migrations(db: aiosqlite.Connection, directory: Path, *,
 
 
 async def _apply(db: aiosqlite.Connection, migration: Migration) -> bool:
-    statements = split_statements(migration.path.read_text(encoding="utf-8"))
+    if migration.path.suffix == ".py":
+        statements, migrate = [], _load_migrate(migration)
+    else:
+        statements, migrate = split_statements(migration.path.read_text(encoding="utf-8")), None
     try:
         async with transaction(db):
             # Another process opening the same file may have applied it while we waited.
@@ -159,9 +218,19 @@ async def _apply(db: aiosqlite.Connection, migration: Migration) -> bool:
                 return False
             for sql in statements:
                 await db.execute(sql)
+            if migrate is not None:
+                await migrate(db)
             await db.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, time.time()))
     except Exception as exc:
         raise MigrationError(f"migration {migration.path.name} failed: {exc}") from exc
     return True
+
+
+def _load_migrate(migration: Migration):
+    spec = importlib.util.spec_from_file_location(f"stampede_migration_{migration.version}",
+                                                  migration.path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.migrate

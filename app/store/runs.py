@@ -2,7 +2,7 @@
 
 Every write is durable when its function returns (the connection is in
 autocommit mode, see db.open_db), so a crash loses at most the samples that
-had not been handed to append_samples yet.
+had not been handed to append_rows yet.
 """
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from typing import Any
 
 import aiosqlite
 
-from app.engine.histogram import Histogram
-from app.engine.snapshot import Snapshot, Summary
 from app.status import RunStatus
 
 from .db import FOLD_FUNCTION, fold, transaction
@@ -32,8 +30,9 @@ _SORT_COLUMNS = {
     "error_rate": "error_rate",
 }
 SORT_KEYS = tuple(_SORT_COLUMNS)
-# 5 bound values a row: far below SQLite's variable limit (32766 since 3.32).
-_SAMPLES_PER_STATEMENT = 1000
+# 4 bound values a row: far below SQLite's variable limit (32766 since 3.32).
+_ROWS_PER_STATEMENT = 1000
+_KEYS_PER_QUERY = 5000
 # The summary's headline numbers as sortable columns, from the JSON parameter :summary.
 # Same JSON paths as the backfill in migrations/0002.
 _SUMMARY_COLUMNS = (
@@ -75,24 +74,6 @@ class RunRecord:
                    finished_at=row["finished_at"],
                    summary=json.loads(summary) if summary is not None else None,
                    error_message=row["error_message"])
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    second: int
-    data: dict          # Snapshot.to_view()
-    latency: bytes      # Histogram.encode()
-    service: bytes
-
-
-def sample_record(snap: Snapshot) -> SampleRecord:
-    """The stored form of one second: its JSON view plus both histograms, whole."""
-    return SampleRecord(snap.second, snap.to_view(), snap.latency.encode(), snap.service.encode())
-
-
-def snapshot_of(sample: SampleRecord) -> Snapshot:
-    return Snapshot.from_stored(sample.data, Histogram.decode(sample.latency),
-                                Histogram.decode(sample.service))
 
 
 async def create_run(db: aiosqlite.Connection, spec: dict, *,
@@ -142,31 +123,65 @@ async def mark_running(db: aiosqlite.Connection, run_id: int) -> None:
                      (RunStatus.RUNNING.value, time.time(), run_id))
 
 
-async def append_samples(db: aiosqlite.Connection, run_id: int,
-                         samples: Sequence[SampleRecord]) -> None:
-    """Store seconds of a run, replacing any already stored for the same second."""
-    rows = [(run_id, s.second, json.dumps(s.data), s.latency, s.service) for s in samples]
+async def append_rows(db: aiosqlite.Connection, run_id: int,
+                      rows: Sequence[tuple[int, int, bytes]]) -> None:
+    """Store rows of a run's series, (span, start, record) each (app/engine/series.py),
+    replacing any stored under the same key."""
     if not rows:
         return
-    chunks = [rows[i:i + _SAMPLES_PER_STATEMENT]
-              for i in range(0, len(rows), _SAMPLES_PER_STATEMENT)]
+    chunks = [rows[i:i + _ROWS_PER_STATEMENT] for i in range(0, len(rows), _ROWS_PER_STATEMENT)]
     if len(chunks) == 1:
         # One statement is atomic on its own and, unlike BEGIN … COMMIT, cannot
         # take in another coroutine's writes on this shared connection.
-        await _insert_samples(db, chunks[0])
+        await _insert_rows(db, run_id, chunks[0])
         return
     # Only a catch-up after a long stall is this big: it needs an explicit transaction.
     async with transaction(db):
         for chunk in chunks:
-            await _insert_samples(db, chunk)
+            await _insert_rows(db, run_id, chunk)
 
 
-async def _insert_samples(db: aiosqlite.Connection, rows: list[tuple]) -> None:
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
-    params = [value for row in rows for value in row]
-    await db.execute("INSERT OR REPLACE INTO samples"
-                     " (run_id, second, data_json, latency_hist, service_hist)"
+async def _insert_rows(db: aiosqlite.Connection, run_id: int,
+                       rows: Sequence[tuple[int, int, bytes]]) -> None:
+    values = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+    params = [value for span, start, record in rows for value in (run_id, span, start, record)]
+    await db.execute("INSERT OR REPLACE INTO series (run_id, span, start, record)"
                      f" VALUES {values}", params)
+
+
+async def read_rows(db: aiosqlite.Connection, run_id: int,
+                    keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored rows among these (span, start) keys; missing ones are left out."""
+    found: dict[tuple[int, int], bytes] = {}
+    for i in range(0, len(keys), _KEYS_PER_QUERY):
+        rows = await db.execute_fetchall(
+            "SELECT span, start, record FROM series WHERE run_id = ? AND (span, start) IN"
+            " (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
+            (run_id, json.dumps(keys[i:i + _KEYS_PER_QUERY])))
+        found.update(((row[0], row[1]), row[2]) for row in rows)
+    return found
+
+
+async def read_seconds(db: aiosqlite.Connection, run_id: int, lo: int, hi: int,
+                       *, chunk: int = 1000):
+    """The run's seconds lo..hi in order, (second, record) a chunk at a time: a day-long
+    run's 86,400 seconds are never all in memory (the CSV export streams them)."""
+    at = lo
+    while at <= hi:
+        rows = await db.execute_fetchall(
+            "SELECT start, record FROM series WHERE run_id = ? AND span = 1"
+            " AND start BETWEEN ? AND ? ORDER BY start LIMIT ?", (run_id, at, hi, chunk))
+        if not rows:
+            return
+        yield [(row[0], row[1]) for row in rows]
+        at = rows[-1][0] + 1
+
+
+async def last_second(db: aiosqlite.Connection, run_id: int) -> int:
+    """The run's last stored second (0: none)."""
+    rows = await db.execute_fetchall(
+        "SELECT max(start) FROM series WHERE run_id = ? AND span = 1", (run_id,))
+    return rows[0][0] or 0
 
 
 async def finish_run(db: aiosqlite.Connection, run_id: int, status: RunStatus,
@@ -236,13 +251,6 @@ def _run_filter(text: str, status: RunStatus | None) -> tuple[str, dict[str, Any
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-async def get_samples(db: aiosqlite.Connection, run_id: int) -> list[SampleRecord]:
-    rows = await db.execute_fetchall(
-        "SELECT second, data_json, latency_hist, service_hist FROM samples"
-        " WHERE run_id = ? ORDER BY second", (run_id,))
-    return [SampleRecord(row[0], json.loads(row[1]), row[2], row[3]) for row in rows]
-
-
 async def delete_run(db: aiosqlite.Connection, run_id: int) -> bool:
     """Delete a run and (by cascade) its samples; False if there is no such run.
 
@@ -271,19 +279,10 @@ async def interrupt_active(db: aiosqlite.Connection) -> list[int]:
     return sorted(row[0] for row in rows)
 
 
-async def summarize_interrupted(db: aiosqlite.Connection, run_ids: Sequence[int]) -> None:
-    """Give interrupted runs the summary of the seconds they stored, so they stay readable.
-
-    Runs that never stored a second (still queued when the dashboard died) keep no summary.
-    """
-    for run_id in run_ids:
-        samples = await get_samples(db, run_id)
-        if not samples:
-            continue
-        summary = Summary.of(map(snapshot_of, samples)).to_dict()
-        # same columns as finish_run, but the status and finished_at of interrupt_active stay
-        await db.execute(
-            f"UPDATE runs SET summary_json = :summary, {_SUMMARY_COLUMNS}"
-            " WHERE id = :id AND status = :status",
-            {"summary": json.dumps(summary), "id": run_id,
-             "status": RunStatus.INTERRUPTED.value})
+async def store_summary(db: aiosqlite.Connection, run_id: int, summary: dict) -> None:
+    """An interrupted run's summary, rebuilt from its stored rows: the same columns as
+    finish_run, but the status and finished_at of interrupt_active stay."""
+    await db.execute(
+        f"UPDATE runs SET summary_json = :summary, {_SUMMARY_COLUMNS}"
+        " WHERE id = :id AND status = :status",
+        {"summary": json.dumps(summary), "id": run_id, "status": RunStatus.INTERRUPTED.value})

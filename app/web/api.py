@@ -19,13 +19,16 @@ from app.presets import PRESETS
 from app.redact import run_view
 from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
+from app.engine.series import default_step
 from app.store import runs as store
+from app.store import series as timeline
 
 from .keys import DB, MANAGER, SETTINGS
 from .preview import preview as preview_of
 from .runs import RunActive
 
 MAX_LIMIT = 200
+MAX_SECOND = 10 * 366 * 86400       # ten years of seconds: past any run, within SQLite's int
 DEFAULT_LIMIT = 50
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
 # and the workload's text inputs (a targets file's text and format, the data CSV's text)
@@ -194,28 +197,101 @@ async def stop_run(request: web.Request) -> web.Response:
     return _json(_run_json(record) if record else None, 202)
 
 
+def _seconds_query(request: web.Request, *, step: bool
+                   ) -> tuple[int, int | None, int | None] | web.Response:
+    """from, to (inclusive, 1-based seconds; defaults: the whole run) and step."""
+    values, errors = {}, {}
+    for name in ("from", "to", "step") if step else ("from", "to"):
+        raw = request.query.get(name)
+        if raw is None or raw == "":
+            values[name] = None
+            continue
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_SECOND:
+            errors[name] = f"must be a whole number of seconds from 1 to {MAX_SECOND}"
+        else:
+            values[name] = int(raw)
+    if not errors and values["to"] is not None and (values["from"] or 1) > values["to"]:
+        errors["to"] = "must not be before from"
+    if errors:
+        return _errors(errors)
+    return values["from"] or 1, values["to"], values.get("step")
+
+
 async def series(request: web.Request) -> web.StreamResponse:
+    """Per-step samples of [from, to], each the exact merge of its seconds. JSON: the
+    default step keeps the answer under ~2,000 points. CSV: every second (or the step),
+    streamed a chunk at a time."""
     run_id = _run_id(request)
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
         return _errors({"format": "must be json or csv"})
+    query = _seconds_query(request, step=True)
+    if isinstance(query, web.Response):
+        return query
+    lo, hi, step = query
     db = request.app[DB]
     record = await store.get_run(db, run_id)
     if record is None:
         return _not_found(run_id)
-    state = request.app[MANAGER].live_state(run_id)
-    if state is not None:
-        samples = list(state.samples)
-    else:     # ended (or ended while we read the record): every second is stored by now
-        samples = [s.data for s in await store.get_samples(db, run_id)]
+    pending = request.app[MANAGER].pending(run_id)
+    last = await timeline.last_second(db, run_id, pending)
+    hi = last if hi is None else min(hi, last)
     # the file name is the server's, the same for both formats; JSON stays viewable in a tab
     name = f"stampede-run-{run_id}.{fmt}"
     if fmt == "csv":
-        return web.Response(
-            text=series_csv(samples), content_type="text/csv", charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return _json({"run": _run_json(record), "samples": samples},
+        return await _stream_csv(request, run_id, lo, hi, step or 1, pending, name)
+    step = step or default_step(lo, hi)
+    points = await timeline.series(db, run_id, lo, hi, step, pending)
+    return _json({"run": _run_json(record), "from": lo, "to": hi, "step": step,
+                  "last": last, "samples": [p.to_view() for p in points]},
                  headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+async def _stream_csv(request: web.Request, run_id: int, lo: int, hi: int, step: int,
+                      pending: timeline.Pending | None, name: str) -> web.StreamResponse:
+    db = request.app[DB]
+    # the status and error columns come from the run's totals: known before the rows
+    totals = await timeline.window(db, run_id, lo, hi, pending)
+    codes = sorted(totals.total.status_codes)
+    classes = sorted(totals.total.error_classes)
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{name}"'})
+    await response.prepare(request)
+    await response.write(csv_lines([csv_header(codes, classes)]))
+    if step == 1:
+        chunks = timeline.seconds(db, run_id, lo, hi, pending)
+    else:
+        chunks = _steps(db, run_id, lo, hi, step, pending)
+    async for chunk in chunks:
+        await response.write(csv_lines(
+            csv_row(s.to_view(), [str(c) for c in codes], classes) for s in chunk))
+    await response.write_eof()
+    return response
+
+
+async def _steps(db, run_id: int, lo: int, hi: int, step: int,
+                 pending: timeline.Pending | None):
+    per_chunk = max(1, 1000 // step) * step          # about 1,000 seconds a query
+    for at in range(lo, hi + 1, per_chunk):
+        yield await timeline.series(db, run_id, at, min(at + per_chunk - 1, hi), step, pending)
+
+
+async def window(request: web.Request) -> web.Response:
+    """The exact summary of seconds from..to: "p99 after warm-up", "during the spike"."""
+    run_id = _run_id(request)
+    query = _seconds_query(request, step=False)
+    if isinstance(query, web.Response):
+        return query
+    lo, hi, _ = query
+    db = request.app[DB]
+    if await store.get_run(db, run_id) is None:
+        return _not_found(run_id)
+    pending = request.app[MANAGER].pending(run_id)
+    last = await timeline.last_second(db, run_id, pending)
+    hi = last if hi is None else min(hi, last)
+    summary = await timeline.window(db, run_id, lo, hi, pending)
+    return _json({"run_id": run_id, "from": lo, "to": hi, "summary": summary.to_dict()})
 
 
 async def endpoints(request: web.Request) -> web.StreamResponse:
@@ -261,18 +337,21 @@ def endpoints_csv(table: dict[str, dict]) -> str:
     return out.getvalue()
 
 
-def series_csv(samples: list[dict]) -> str:
-    codes = sorted({code for s in samples for code in s.get("status_codes", {})}, key=int)
-    classes = sorted({cls for s in samples for cls in s.get("error_classes", {})})
+def csv_header(codes: list, classes: list[str]) -> list[str]:
+    return ([n for n, _, _ in CSV_COLUMNS] + [f"status_{c}" for c in codes]
+            + [f"error_{c}" for c in classes])
+
+
+def csv_row(s: dict, codes: list[str], classes: list[str]) -> list[Any]:
+    status, errors = s.get("status_codes", {}), s.get("error_classes", {})
+    return ([_csv_cell(_at(s, path), digits) for _, path, digits in CSV_COLUMNS]
+            + [status.get(c, 0) for c in codes] + [errors.get(c, 0) for c in classes])
+
+
+def csv_lines(rows) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([name for name, _, _ in CSV_COLUMNS] + [f"status_{c}" for c in codes]
-                    + [f"error_{c}" for c in classes])
-    for s in samples:
-        status, errors = s.get("status_codes", {}), s.get("error_classes", {})
-        writer.writerow([_csv_cell(_at(s, path), digits) for _, path, digits in CSV_COLUMNS]
-                        + [status.get(c, 0) for c in codes] + [errors.get(c, 0) for c in classes])
-    return out.getvalue()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
 
 
 def _at(data: dict, path: tuple[str, ...]) -> Any:

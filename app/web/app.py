@@ -17,6 +17,7 @@ from aiohttp import web
 
 from app.store import db as store_db
 from app.store import runs as store
+from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES
 
 from . import pages
@@ -65,7 +66,7 @@ async def _compile_templates(app: web.Application) -> None:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = await store_db.open_db(app[SETTINGS].db_path)
     interrupted = await store.interrupt_active(db)
-    await store.summarize_interrupted(db, interrupted)
+    await timeline.close_interrupted(db, interrupted)
     app[DB] = db
     yield
     await db.close()

@@ -1,9 +1,11 @@
 """GET /api/runs/{id}/ws: the series so far, then each second live, then `done`.
 
-Message order for one client: one `snapshot` per second already seen (replay), a
-`status`, the live `snapshot`s, then `done` and a normal close. The client subscribes
-to the hub in the same event-loop step in which it copies the in-memory series, so
-no second is missed or sent twice. Sending happens in a task of its own: when the
+Message order for one client: a `history` of the run's older seconds, downsampled
+(each point the exact merge of its seconds, under ~2,000 points however long the
+run), one `snapshot` per recent second the dashboard holds, a `status`, the live
+`snapshot`s, then `done` and a normal close. The client subscribes to the hub in the
+same event-loop step in which it copies the recent seconds, so no second is missed
+or sent twice; the history ends where they begin. Sending happens in a task of its own: when the
 hub drops the client (its queue is full) that task is cancelled even if it is stuck
 writing to a socket nobody reads, and the connection is closed with 1008.
 """
@@ -15,9 +17,11 @@ import json
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from app.engine.series import default_step
 from app.store import runs as store
+from app.store import series as timeline
 
-from .hub import Subscription, done_message, is_done, snapshot_message, status_message
+from .hub import Subscription, done_message, is_done, status_message
 from .keys import DB, HUB, MANAGER
 
 HEARTBEAT_S = 20.0
@@ -40,7 +44,10 @@ async def run_ws(request: web.Request) -> web.StreamResponse:
         state = request.app[MANAGER].live_state(run_id)
         if state is not None:
             # same step as subscribe: the queue holds exactly what comes after this copy
-            first = state.replay() + [status_message(run_id, state.status.value)]
+            held_from, recent = state.replay()
+            status, totals_json = status_message(run_id, state.status.value), state.totals_json
+            first = [await history_message(db, run_id, held_from - 1, totals_json,
+                                           state.pending), *recent, status]
             hub_feed: Subscription | None = subscription
         else:
             hub.unsubscribe(subscription)       # an ended run has nothing more to say
@@ -58,17 +65,26 @@ async def run_ws(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def history_message(db, run_id: int, upto: int, totals_json: str,
+                          pending: timeline.Pending | None = None) -> str:
+    """Seconds 1..upto at the default step (empty when upto is 0)."""
+    step = default_step(1, max(upto, 1))
+    points = await timeline.series(db, run_id, 1, upto, step, pending) if upto > 0 else []
+    samples = json.dumps([p.to_view() for p in points])
+    return (f'{{"type": "history", "run_id": {int(run_id)}, "step": {step}, '
+            f'"samples": {samples}, "totals": {totals_json}}}')
+
+
 async def _ended_run_messages(db, run_id: int) -> list[str]:
     record = await store.get_run(db, run_id)
-    samples = await store.get_samples(db, run_id)
     if record is None:                          # deleted meanwhile
         return [json.dumps({"type": "done", "run_id": run_id, "status": "deleted",
                             "summary": None, "error": "the run was deleted"})]
-    totals_json = json.dumps(record.summary)
+    last = await timeline.last_second(db, run_id)
     status = record.status.value
-    return ([snapshot_message(run_id, json.dumps(s.data), totals_json) for s in samples]
-            + [status_message(run_id, status),
-               done_message(run_id, status, record.summary, record.error_message)])
+    return [await history_message(db, run_id, last, json.dumps(record.summary)),
+            status_message(run_id, status),
+            done_message(run_id, status, record.summary, record.error_message)]
 
 
 async def _send(ws: web.WebSocketResponse, first: list[str],

@@ -1,9 +1,16 @@
 """RunManager: the one active run (plus a FIFO queue), persisted and published as it goes.
 
 The engine's hot path runs in worker processes; this event loop only receives one
-merged Snapshot per second, hands it to a background writer (a crash loses at most
-the second not yet written), keeps it in memory for late joiners and publishes it
-to the hub. At the end the summary is stored with the final status.
+merged Snapshot per second, hands its rows (the second, and the minute and hour it
+completes) to a background writer (a crash loses at most the rows not yet written),
+keeps the recent seconds in memory for late joiners and publishes it to the hub. At
+the end the summary is stored with the final status. Memory does not grow with the
+run's length: a late joiner gets the older seconds from the store, downsampled.
+
+A database that takes no more writes (disk full, read-only) fails the run at the next
+second, naming the file and what to do, and stops its engine. If even the end cannot be
+stored, the run is let go all the same (a new one may start) and its end is stored as
+soon as the database takes writes again.
 """
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -19,12 +27,16 @@ import aiosqlite
 from app import engine
 from app.spec import RunSpec
 from app.status import RunStatus
+from app.store import db as store_db
+from app.engine.series import Rollups
 from app.store import runs as store
+from app.store.series import Pending, encoded
 
 from .hub import Hub, done_message, snapshot_message, status_message
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 15.0     # a stopped run's workers report their last second well within this
+END_RETRY_S = 2.0           # a run's end that could not be stored is tried again this often
 
 
 class RunActive(Exception):
@@ -35,21 +47,36 @@ class RunActive(Exception):
         self.run_id = run_id
 
 
+RECENT_SECONDS = 300        # seconds a live run keeps in memory, in full, for late joiners
+
+
 @dataclass
 class LiveState:
-    """What the dashboard knows of an active (or queued) run, in memory."""
+    """What the dashboard knows of an active (or queued) run, in memory: bounded."""
     run_id: int
     status: RunStatus
-    samples: list[dict] = field(default_factory=list)       # Snapshot.to_dict() per second
-    sample_json: list[str] = field(default_factory=list)    # the same, encoded for replay
+    # (second, Snapshot.to_view() as JSON) of the last RECENT_SECONDS seconds
+    recent: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=RECENT_SECONDS))
+    pending: Pending = field(default_factory=Pending)      # rows the writer has not stored
     totals: dict | None = None                              # Summary.to_dict() so far
     totals_json: str = "null"
     stop_requested: bool = False
     engine_run: engine.Run | None = None
 
-    def replay(self) -> list[str]:
-        """One snapshot message per second so far (totals: the current ones)."""
-        return [snapshot_message(self.run_id, s, self.totals_json) for s in self.sample_json]
+    def replay(self) -> tuple[int, list[str]]:
+        """(first second held, one snapshot message per second held), totals the current
+        ones; the seconds before come from the store (live.py)."""
+        first = self.recent[0][0] if self.recent else self.pending.last + 1
+        return first, [snapshot_message(self.run_id, s, self.totals_json)
+                       for _, s in self.recent]
+
+
+@dataclass(frozen=True)
+class _End:
+    """How a run ended, as finish_run stores it."""
+    status: RunStatus
+    summary: dict | None
+    error: str | None
 
 
 class RunManager:
@@ -62,6 +89,9 @@ class RunManager:
         self._current: int | None = None
         self._task: asyncio.Task | None = None
         self._closing = False
+        # ends the database refused (full, read-only): their rows still say running
+        self._unstored: dict[int, _End] = {}
+        self._retry: asyncio.Task | None = None
 
     # -- what the handlers ask -------------------------------------------------------
 
@@ -73,6 +103,11 @@ class RunManager:
 
     def live_state(self, run_id: int) -> LiveState | None:
         return self._live.get(run_id)
+
+    def pending(self, run_id: int) -> Pending | None:
+        """A running run's rows not stored yet (None once it has ended: all are stored)."""
+        state = self._live.get(run_id)
+        return state.pending if state is not None else None
 
     async def submit(self, spec: RunSpec) -> store.RunRecord:
         return (await self.submit_many([spec]))[0]
@@ -86,8 +121,14 @@ class RunManager:
                 raise RuntimeError("the dashboard is shutting down")
             if self.active_id is not None:
                 raise RunActive(self.active_id)
-            records = await store.create_runs(
-                self._db, [s.to_dict(with_data=True) for s in specs])
+            try:
+                records = await store.create_runs(
+                    self._db, [s.to_dict(with_data=True) for s in specs])
+            except sqlite3.Error as exc:
+                problem = await store_db.storage_error(self._db, exc, "the run could not be stored")
+                if problem is None:
+                    raise
+                raise problem from exc
             for record, spec in zip(records, specs):
                 self._live[record.id] = LiveState(record.id, record.status)
                 self._queue.append((record.id, spec))
@@ -135,15 +176,16 @@ class RunManager:
         if self._current is not None:
             await self.stop(self._current)
         task = self._task
-        if task is None or task.done():
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), grace_s)
-        except asyncio.TimeoutError:
-            log.warning("run #%s did not stop within %.0f s; cancelling it", self._current, grace_s)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace_s)
+            except asyncio.TimeoutError:
+                log.warning("run #%s did not stop within %.0f s; cancelling it",
+                            self._current, grace_s)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._last_try_for_unstored_ends()
 
     # -- the background task -----------------------------------------------------------
 
@@ -154,11 +196,17 @@ class RunManager:
             self._current = run_id
             try:
                 await self._run(self._live[run_id], spec, already_running=first)
-            except Exception:        # never leave the queue stuck behind one broken run
-                log.exception("run #%s", run_id)
+            except Exception as exc:        # never leave the queue stuck behind one broken run
+                problem = await store_db.storage_error(
+                    self._db, exc, f"run #{run_id} could not be marked running")
+                if problem is None:
+                    log.exception("run #%s", run_id)
+                else:
+                    log.error("%s", problem)
                 if run_id in self._live:
                     await self._finish(self._live[run_id], RunStatus.FAILED, None,
-                                       "internal error, see the dashboard's log")
+                                       f"{problem}, then start it again" if problem
+                                       else "internal error, see the dashboard's log")
             finally:
                 self._current = None
             first = False
@@ -187,6 +235,12 @@ class RunManager:
         except asyncio.CancelledError:
             await self._finish(state, RunStatus.STOPPED, run.summary.to_dict(), None)
             raise
+        except store_db.StorageError as exc:
+            log.error("run #%s: %s", state.run_id, exc)
+            await self._finish(state, RunStatus.FAILED, run.summary.to_dict(),
+                               f"{exc}, then start a new run. The run was stopped there; "
+                               "its seconds before that one are kept.")
+            return
         except Exception as exc:
             log.exception("run #%s", state.run_id)
             await self._finish(state, RunStatus.FAILED, run.summary.to_dict(), str(exc))
@@ -195,16 +249,16 @@ class RunManager:
         await self._finish(state, status, run.summary.to_dict(), run.error)
 
     async def _consume(self, state: LiveState, run: engine.Run) -> None:
-        writer = _SampleWriter(self._db, state.run_id)
+        writer = _RowWriter(self._db, state.run_id, state.pending)
+        rollups = Rollups()
         snapshots = run.__aiter__()
         try:
             async for snap in snapshots:
-                record = store.sample_record(snap)
-                writer.add(record)
+                writer.add(encoded(rollups.add(snap)))
+                state.pending.last = snap.second
                 totals = run.summary.to_dict()     # the engine added this second already
-                sample_json = json.dumps(record.data)
-                state.samples.append(record.data)
-                state.sample_json.append(sample_json)
+                sample_json = json.dumps(snap.to_view())
+                state.recent.append((snap.second, sample_json))
                 state.totals, state.totals_json = totals, json.dumps(totals)
                 self._hub.publish(state.run_id, snapshot_message(
                     state.run_id, sample_json, state.totals_json))
@@ -213,14 +267,27 @@ class RunManager:
             raise
         finally:
             await snapshots.aclose()
+            writer.add(encoded(rollups.close()))
             await writer.close()
 
     async def _finish(self, state: LiveState, status: RunStatus, summary: dict | None,
                       error: str | None) -> None:
         """Store the final status, tell the clients, forget the run (in that order: a client
-        that finds no live state reads a finished run from the store)."""
+        that finds no live state reads a finished run from the store).
+
+        An end the database refuses is forgotten all the same (the dashboard must not wait on
+        a disk for a new run to start) and tried again until it is stored."""
+        end = _End(status, summary, error)
         try:
-            await store.finish_run(self._db, state.run_id, status, summary, error)
+            await self._store_end(state.run_id, end)
+        except sqlite3.Error as exc:
+            problem = await store_db.storage_error(
+                self._db, exc, f"the end of run #{state.run_id} could not be stored")
+            log.error("%s; trying again every %.0f s", problem or exc, END_RETRY_S)
+            self._unstored[state.run_id] = end
+            if self._retry is None or self._retry.done():
+                self._retry = asyncio.create_task(self._retry_unstored_ends(),
+                                                  name="stampede-unstored-ends")
         except Exception:
             log.exception("could not store the end of run #%s", state.run_id)
         state.status = status
@@ -229,30 +296,76 @@ class RunManager:
         if self._current == state.run_id:
             self._current = None
 
+    async def _store_end(self, run_id: int, end: _End) -> None:
+        try:
+            await store.finish_run(self._db, run_id, end.status, end.summary, end.error)
+        except sqlite3.Error:
+            if end.summary is not None:
+                # a full database may still take the row without its summary: then the run
+                # reads failed with its message at once, and the summary follows on a retry
+                with contextlib.suppress(sqlite3.Error):
+                    await store.finish_run(self._db, run_id, end.status, None, end.error)
+            raise
 
-class _SampleWriter:
-    """Writes a run's seconds in the background, in batches: whatever arrived while the
+    async def _retry_unstored_ends(self) -> None:
+        while self._unstored:
+            await asyncio.sleep(END_RETRY_S)
+            for run_id, end in list(self._unstored.items()):
+                with contextlib.suppress(sqlite3.Error):
+                    await self._store_end(run_id, end)
+                    del self._unstored[run_id]
+                    log.info("stored the end of run #%s at last", run_id)
+
+    async def _last_try_for_unstored_ends(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
+        for run_id, end in list(self._unstored.items()):
+            try:
+                await self._store_end(run_id, end)
+                del self._unstored[run_id]
+            except sqlite3.Error as exc:
+                log.warning("the end of run #%s is not stored (%s): the database still says "
+                            "running, and the next start marks it interrupted", run_id, exc)
+
+
+class _RowWriter:
+    """Writes a run's rows in the background, in batches: whatever arrived while the
     previous write was in progress goes in the next one, so a slow disk never holds up
-    the run and the store lags by at most the write in progress."""
+    the run and the store lags by at most the write in progress. Until a row is stored
+    it is in `unstored`, where the series reads it."""
 
-    def __init__(self, db: aiosqlite.Connection, run_id: int):
+    def __init__(self, db: aiosqlite.Connection, run_id: int, unstored: Pending):
         self._db = db
         self._run_id = run_id
-        self._pending: list[store.SampleRecord] = []
+        self._unstored = unstored
+        self._pending: list[tuple[int, int, bytes]] = []
         self._task: asyncio.Task | None = None
 
-    def add(self, record: store.SampleRecord) -> None:
+    def add(self, rows: list[tuple[int, int, bytes]]) -> None:
         if self._task is not None and self._task.done():
             self._task.result()      # a failed write fails the run rather than losing data silently
             self._task = None
-        self._pending.append(record)
+        self._unstored.rows.update(((span, start), blob) for span, start, blob in rows)
+        self._pending.extend(rows)
         if self._task is None:
             self._task = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            await store.append_samples(self._db, self._run_id, batch)
+            try:
+                await store.append_rows(self._db, self._run_id, batch)
+            except sqlite3.Error as exc:
+                problem = await store_db.storage_error(
+                    self._db, exc,
+                    f"second {batch[0][1]} of run #{self._run_id} could not be stored")
+                if problem is None:
+                    raise
+                raise problem from exc
+            for span, start, _ in batch:
+                self._unstored.rows.pop((span, start), None)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -386,7 +386,13 @@ const RunProgress = (() => {
   // --- data sources --------------------------------------------------------------------
 
   function handle(msg) {
-    if (msg.type === "snapshot") {
+    if (msg.type === "history") {
+      // the older seconds, downsampled by the server (each point the exact merge of its
+      // seconds, keyed by its first): a long run's page draws ~2,000 points, not 86,400
+      for (const s of msg.samples) state.samples[s.second - 1] = s;
+      state.totals = msg.totals;
+      scheduleRender();
+    } else if (msg.type === "snapshot") {
       state.samples[msg.sample.second - 1] = msg.sample;
       state.totals = msg.totals;
       if (state.status === "queued") { state.status = "running"; renderStatus(); }
@@ -411,7 +417,8 @@ const RunProgress = (() => {
     socket.addEventListener("message", (event) => {
       const msg = JSON.parse(event.data);
       if (fresh) {
-        // The server replays the whole series on every connection: start from it.
+        // The server replays the series (history, then recent seconds) on every
+        // connection: start from it.
         fresh = false;
         attempts = 0;
         state.samples = [];

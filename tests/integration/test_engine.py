@@ -204,7 +204,7 @@ def test_too_many_open_files_when_descriptors_run_out(tmp_path):
             rec = Recorder()
             await aiohttp_client.run(WorkerPlan(spec, 0, 1, time.monotonic_ns()), rec, asyncio.Event())
             snap = rec.snapshot(1, 1.0, Health())
-            print(json.dumps(snap.to_dict()))
+            print(json.dumps(snap.to_view()))
             await runner.cleanup()
 
         asyncio.run(main())

@@ -27,16 +27,23 @@ async def read_all(ws: aiohttp.ClientWebSocketResponse, timeout: float = 30.0) -
     return messages
 
 
+def samples_of(messages: list[dict]) -> list[dict]:
+    """The history's points, then every snapshot's second, in the order sent."""
+    return [*(s for m in messages if m["type"] == "history" for s in m["samples"]),
+            *(m["sample"] for m in messages if m["type"] == "snapshot")]
+
+
 def check_stream(messages: list[dict], run_id: int) -> list[int]:
-    """snapshots…, status, snapshots…, done: every second once, in order. Returns the
-    seconds sent before the status message (the replay)."""
+    """history, snapshots…, status, snapshots…, done: every second once, in order (a
+    short run's history is a point per second). Returns the seconds sent before the
+    status message (the replay)."""
     assert all(m["run_id"] == run_id for m in messages)
     kinds = [m["type"] for m in messages]
+    assert kinds[0] == "history" and kinds.count("history") == 1
     assert kinds.count("status") >= 1 and kinds[-1] == "done" and kinds.count("done") == 1
-    seconds = [m["sample"]["second"] for m in messages if m["type"] == "snapshot"]
+    seconds = [s["second"] for s in samples_of(messages)]
     assert seconds == list(range(1, len(seconds) + 1))
-    replayed = [m["sample"]["second"] for m in messages[:kinds.index("status")]]
-    return replayed
+    return [s["second"] for s in samples_of(messages[:kinds.index("status")])]
 
 
 async def start_run(client, target_url: str, **fields) -> dict:
@@ -49,7 +56,7 @@ async def start_run(client, target_url: str, **fields) -> dict:
 async def wait_live_seconds(client, run_id: int, count: int, timeout: float = 20.0) -> None:
     manager = client.server.app[MANAGER]
     async with asyncio.timeout(timeout):
-        while len(manager.live_state(run_id).samples) < count:
+        while manager.pending(run_id).last < count:
             await asyncio.sleep(0.02)
 
 
@@ -61,17 +68,16 @@ async def test_joining_mid_run_replays_earlier_seconds_then_goes_live(client, ta
 
     replayed = check_stream(messages, run["id"])
     assert len(replayed) >= 2                           # the earlier seconds came first
-    status = messages[len(replayed)]
-    assert status == {"type": "status", "run_id": run["id"], "status": "running"}
-    live = [m for m in messages[len(replayed) + 1:] if m["type"] == "snapshot"]
+    at = [m["type"] for m in messages].index("status")
+    assert messages[at] == {"type": "status", "run_id": run["id"], "status": "running"}
+    live = [m for m in messages[at + 1:] if m["type"] == "snapshot"]
     assert live, "no live second after the replay"
     done = messages[-1]
     assert done["status"] == "finished" and done["error"] is None
 
     stored = await (await client.get(f"/api/runs/{run['id']}")).json()
     series = (await (await client.get(f"/api/runs/{run['id']}/series")).json())["samples"]
-    sent = [m["sample"] for m in messages if m["type"] == "snapshot"]
-    assert sent == series                               # the same seconds as the store
+    assert samples_of(messages) == series               # the same seconds as the store
     last_totals = [m for m in messages if m["type"] == "snapshot"][-1]["totals"]
     assert done["summary"] == stored["summary"] == last_totals
     assert done["summary"]["requests"] == sum(s["completed"] for s in series) > 0
@@ -84,11 +90,28 @@ async def test_a_finished_run_is_replayed_then_done(client, target_url):
     async with client.ws_connect(f"/api/runs/{run['id']}/ws") as ws:
         messages = await read_all(ws, timeout=5)
     replayed = check_stream(messages, run["id"])
-    assert len(replayed) == len(messages) - 2 >= 1
+    assert len(messages) == 3 and len(replayed) >= 1
     assert messages[-2] == {"type": "status", "run_id": run["id"], "status": "finished"}
     assert messages[-1]["summary"] == finished["summary"]
-    assert messages[-2 - 1]["totals"] == finished["summary"]
-    assert sum(m["sample"]["completed"] for m in messages[:-2]) == 40
+    assert messages[0]["totals"] == finished["summary"]
+    assert sum(s["completed"] for s in samples_of(messages)) == 40
+
+
+async def test_a_late_joiner_gets_the_older_seconds_from_the_store(client, target_url,
+                                                                   monkeypatch):
+    """The dashboard holds only the recent seconds of a live run (flat memory): a client
+    joining later gets the older ones as the history, from the store (or from the rows
+    not stored yet), each second once."""
+    monkeypatch.setattr("app.web.runs.RECENT_SECONDS", 2)
+    run = await start_run(client, target_url, duration="5s")
+    await wait_live_seconds(client, run["id"], 3)
+    assert len(client.server.app[MANAGER].live_state(run["id"]).recent) == 2
+    async with client.ws_connect(f"/api/runs/{run['id']}/ws") as ws:
+        messages = await read_all(ws)
+    replayed = check_stream(messages, run["id"])
+    assert len(messages[0]["samples"]) >= 1 and len(replayed) >= 3
+    series = (await (await client.get(f"/api/runs/{run['id']}/series")).json())["samples"]
+    assert samples_of(messages) == series
 
 
 async def test_a_client_that_leaves_is_unregistered(client, target_url):

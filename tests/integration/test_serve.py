@@ -46,7 +46,7 @@ def wait_until(predicate, timeout: float, what: str):
 def stored_run(db_path, run_id: int) -> tuple[str, int]:
     with sqlite3.connect(db_path) as conn:
         status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-        samples = conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?",
+        samples = conn.execute("SELECT COUNT(*) FROM series WHERE run_id = ? AND span = 1",
                                (run_id,)).fetchone()[0]
     return status, samples
 

@@ -11,9 +11,10 @@ from app.engine.histogram import Histogram
 from app.engine.snapshot import Snapshot, Summary
 from app.status import RunStatus
 from app.store.db import MigrationError, default_migrations_dir, open_db, split_statements
-from app.store.runs import (SORT_KEYS, RunRecord, SampleRecord, append_samples, create_run,
-                            delete_run, finish_run, get_run, get_run_data, get_runs,
-                            get_samples, interrupt_active, list_runs, mark_running)
+from app.engine.record import decode_record, encode_record
+from app.store.runs import (SORT_KEYS, RunRecord, append_rows, create_run, delete_run,
+                            finish_run, get_run, get_run_data, get_runs, interrupt_active,
+                            list_runs, mark_running, read_rows, read_seconds)
 
 
 @pytest.fixture
@@ -35,17 +36,22 @@ def summary(requests: int, rps: float, p50: float, p99: float, error_rate: float
             "duration_s": duration, "latency_ms": {"p50": p50, "p99": p99}}
 
 
-def snapshot_sample(second: int, latencies_ms: list[float]) -> tuple[Snapshot, SampleRecord]:
+def snapshot_sample(second: int, latencies_ms: list[float]
+                    ) -> tuple[Snapshot, tuple[int, int, bytes]]:
+    """A second and its stored row (span 1)."""
     snap = Snapshot(second=second, elapsed_s=1.0, started=len(latencies_ms),
                     completed=len(latencies_ms), ok=len(latencies_ms))
     snap.status_codes[200] = len(latencies_ms)
     snap.latency.record_ns([int(ms * 1e6) for ms in latencies_ms])
     snap.service.record_ns([int(ms * 0.9e6) for ms in latencies_ms])
-    record = SampleRecord(second, snap.to_view(), snap.latency.encode(), snap.service.encode())
-    return snap, record
+    return snap, (1, second, encode_record(snap))
 
 
-LATEST = [1, 2, 3, 4]
+async def get_seconds(db, run_id: int) -> list[tuple[int, bytes]]:
+    return [row async for chunk in read_seconds(db, run_id, 1, 10**9) for row in chunk]
+
+
+LATEST = [1, 2, 3, 4, 5]
 
 
 async def versions(conn) -> list[int]:
@@ -63,7 +69,7 @@ async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path):
         rows = await conn.execute_fetchall("SELECT version, name FROM schema_migrations")
         assert [(r[0], r[1]) for r in rows] == [(1, "initial"), (2, "run_summary_columns"),
                                                 (3, "no_latency_without_responses"),
-                                                (4, "run_data")]
+                                                (4, "run_data"), (5, "compact_series")]
         assert (await conn.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
         assert (await conn.execute_fetchall("PRAGMA foreign_keys"))[0][0] == 1
         assert (await conn.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 5000
@@ -137,7 +143,7 @@ async def test_error_only_runs_stored_with_zero_latency_become_null(tmp_path):
                        " service_hist) VALUES (1, 1, ?, x'', x'')", (json.dumps(second),))
     await conn.close()
 
-    conn = await open_db(path)
+    conn = await open_db(path, upto=4)
     try:
         errors, mixed = await get_runs(conn, [1, 2])
         assert set(errors.summary["latency_ms"].values()) == {None}
@@ -149,6 +155,13 @@ async def test_error_only_runs_stored_with_zero_latency_become_null(tmp_path):
         rows = await conn.execute_fetchall("SELECT data_json FROM samples")
         stored = json.loads(rows[0][0])
         assert set(stored["latency_ms"].values()) == {None} and stored["rps"] == 0.0
+    finally:
+        await conn.close()
+    conn = await open_db(path)     # 0005 re-encodes it (its empty blobs: no latency)
+    try:
+        [(_, blob)] = await get_seconds(conn, 1)
+        second = decode_record(blob, 1)
+        assert (second.errors, second.latency.total, second.elapsed_s) == (50, 0, 0.5)
     finally:
         await conn.close()
 
@@ -205,10 +218,10 @@ async def test_run_lifecycle_round_trip(db):
     assert running.status is RunStatus.RUNNING and running.started_at >= run.created_at
 
     snaps = [snapshot_sample(1, [1.0, 2.0, 3.0]), snapshot_sample(2, [4.0, 5.0])]
-    await append_samples(db, run.id, [record for _, record in snaps])
+    await append_rows(db, run.id, [record for _, record in snaps])
     replacement = snapshot_sample(2, [7.0, 8.0, 9.0, 10.0])   # second 2 again: replaced
     third = snapshot_sample(3, [0.5])
-    await append_samples(db, run.id, [replacement[1], third[1]])
+    await append_rows(db, run.id, [replacement[1], third[1]])
 
     total = Summary()
     for snap, _ in (snaps[0], replacement, third):
@@ -219,12 +232,12 @@ async def test_run_lifecycle_round_trip(db):
     assert done.status is RunStatus.FINISHED and done.finished_at >= done.started_at
     assert done.summary == total.to_dict() and done.error_message is None
     assert done.spec == spec("round trip", engine="fast", model="open")
-    stored = await get_samples(db, run.id)
-    assert [s.second for s in stored] == [1, 2, 3]
-    assert stored == [snaps[0][1], replacement[1], third[1]]   # blobs byte-equal
-    rebuilt = Snapshot.from_stored(stored[1].data, Histogram.decode(stored[1].latency),
-                                   Histogram.decode(stored[1].service))
+    stored = await get_seconds(db, run.id)
+    assert [second for second, _ in stored] == [1, 2, 3]
+    assert stored == [row[1:] for _, row in (snaps[0], replacement, third)]   # byte-equal
+    rebuilt = decode_record(stored[1][1], 2)
     assert rebuilt.latency == replacement[0].latency and rebuilt.completed == 4
+    assert rebuilt.service == replacement[0].service
 
     row = (await db.execute_fetchall("SELECT requests, p99_ms FROM runs WHERE id = ?",
                                      (run.id,)))[0]
@@ -250,13 +263,14 @@ async def test_every_status_is_accepted_by_the_schema(db):
 
 async def test_large_batch_and_unknown_run(db):
     run = await create_run(db, spec())
-    blob = Histogram().encode()
-    batch = [SampleRecord(i, {"second": i}, blob, blob) for i in range(1, 2501)]
-    await append_samples(db, run.id, batch)
-    await append_samples(db, run.id, [])
-    assert await get_samples(db, run.id) == batch
+    batch = [(1, i, encode_record(Snapshot(second=i, elapsed_s=1.0))) for i in range(1, 2501)]
+    await append_rows(db, run.id, batch)
+    await append_rows(db, run.id, [])
+    assert await get_seconds(db, run.id) == [row[1:] for row in batch]
+    keys = [(1, i) for i in range(1, 2600)]                  # more than one query's worth
+    assert await read_rows(db, run.id, keys) == {(1, i): blob for _, i, blob in batch}
     with pytest.raises(sqlite3.IntegrityError):   # foreign key: no such run
-        await append_samples(db, run.id + 1, batch[:1])
+        await append_rows(db, run.id + 1, batch[:1])
 
 
 async def test_get_runs_keeps_the_order_asked_for(db):
@@ -368,7 +382,7 @@ async def test_status_filter_and_pagination(db, history):
 # -- deleting, interrupting, durability -----------------------------------------------
 
 async def sample_count(conn, run_id: int) -> int:
-    rows = await conn.execute_fetchall("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,))
+    rows = await conn.execute_fetchall("SELECT COUNT(*) FROM series WHERE run_id = ?", (run_id,))
     return rows[0][0]
 
 
@@ -377,7 +391,7 @@ async def test_delete_cascades_and_refuses_active_runs(db):
     running = await create_run(db, spec("running"), status=RunStatus.RUNNING)
     queued = await create_run(db, spec("queued"))
     for run in (done, running):
-        await append_samples(db, run.id, [snapshot_sample(1, [1.0])[1]])
+        await append_rows(db, run.id, [snapshot_sample(1, [1.0])[1]])
     await finish_run(db, done.id, RunStatus.STOPPED, None)
 
     assert await delete_run(db, done.id) is True
@@ -394,7 +408,7 @@ async def test_interrupt_active_keeps_samples(db):
     queued = await create_run(db, spec("q"))
     running = await create_run(db, spec("r"), status=RunStatus.RUNNING)
     done = await create_run(db, spec("d"), status=RunStatus.RUNNING)
-    await append_samples(db, running.id, [snapshot_sample(s, [1.0])[1] for s in (1, 2)])
+    await append_rows(db, running.id, [snapshot_sample(s, [1.0])[1] for s in (1, 2)])
     await finish_run(db, done.id, RunStatus.FINISHED, summary(1, 1.0, 1.0, 1.0, 0.0, 1.0))
 
     assert await interrupt_active(db) == [queued.id, running.id]
@@ -403,7 +417,7 @@ async def test_interrupt_active_keeps_samples(db):
         assert now.status is RunStatus.INTERRUPTED
         assert now.finished_at is not None and "dashboard" in now.error_message
     assert (await get_run(db, done.id)).status is RunStatus.FINISHED
-    assert [s.second for s in await get_samples(db, running.id)] == [1, 2]
+    assert [second for second, _ in await get_seconds(db, running.id)] == [1, 2]
     assert await interrupt_active(db) == []
     assert await delete_run(db, running.id) is True   # no longer active
 
@@ -415,11 +429,11 @@ async def test_second_connection_sees_committed_samples(tmp_path):
     try:
         run = await create_run(writer, spec("shared"), status=RunStatus.RUNNING)
         record = snapshot_sample(1, [1.0, 2.0])[1]
-        await append_samples(writer, run.id, [record])
-        assert await get_samples(reader, run.id) == [record]
+        await append_rows(writer, run.id, [record])
+        assert await get_seconds(reader, run.id) == [record[1:]]
         # A plain sqlite3 connection, as another process would open it.
         plain = sqlite3.connect(path)
-        assert plain.execute("SELECT latency_hist FROM samples").fetchall() == [(record.latency,)]
+        assert plain.execute("SELECT record FROM series").fetchall() == [(record[2],)]
         plain.close()
     finally:
         await reader.close()
