@@ -31,6 +31,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-target", action="store_true", help="do not start the demo target")
     parser.add_argument("--target-port", type=int, default=8081)
     parser.add_argument("--token", help="required for a non-loopback --host")
+    parser.add_argument("--keep-days", type=_positive(float), metavar="N",
+                        help="delete ended runs created more than N days ago")
+    parser.add_argument("--keep-runs", type=_positive(int), metavar="N",
+                        help="keep only the N newest ended runs")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0 (got {text})")
+        return value
+    return parse
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ migration that SQL cannot express (re-encoding stored blobs) is NNNN_name.py wit
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import sqlite3
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import aiosqlite
 
+log = logging.getLogger(__name__)
+_INCREMENTAL = 2            # PRAGMA auto_vacuum's value for INCREMENTAL
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.(sql|py)$")
 # SQL name of fold(): SQLite's LIKE, lower() and NOCASE fold ASCII letters only
 FOLD_FUNCTION = "stampede_fold"
@@ -71,10 +74,40 @@ async def open_db(path: str | os.PathLike, *, migrations_dir: Path | None = None
         db.row_factory = aiosqlite.Row
         await _configure(db)
         await apply_migrations(db, migrations_dir or default_migrations_dir(), upto=upto)
+        await _incremental_vacuum_on(db)
     except BaseException:
         await db.close()
         raise
     return db
+
+
+async def _incremental_vacuum_on(db: aiosqlite.Connection) -> None:
+    """Make deleted runs give their pages back to the file system (free_pages), not just
+    to SQLite's free list. Switching an existing file over takes one VACUUM, which also
+    compacts it (after migration 0005 dropped the old, 2 GB-a-day samples table); a
+    VACUUM that fails (no room for its copy) leaves the file as it was, still usable."""
+    mode = (await db.execute_fetchall("PRAGMA auto_vacuum"))[0][0]
+    if mode == _INCREMENTAL:
+        return
+    await db.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")
+    try:
+        await db.execute("VACUUM")
+    except sqlite3.OperationalError as exc:
+        log.warning("could not VACUUM %s to free deleted runs' space (%s); it stays usable",
+                    await database_file(db), exc)
+
+
+async def free_pages(db: aiosqlite.Connection) -> None:
+    """Give the pages of deleted rows back to the file system. executescript, which steps
+    the statement to its end: execute() steps it once, and each step frees one page."""
+    await db.executescript("PRAGMA incremental_vacuum")
+
+
+async def size_bytes(db: aiosqlite.Connection) -> int:
+    """The database's size: its pages in use and free (the WAL apart)."""
+    rows = await db.execute_fetchall(
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+    return rows[0][0]
 
 
 async def _configure(db: aiosqlite.Connection) -> None:

@@ -16,7 +16,7 @@ import aiosqlite
 
 from app.status import RunStatus
 
-from .db import FOLD_FUNCTION, fold, transaction
+from .db import FOLD_FUNCTION, fold, free_pages, transaction
 
 _RUN_COLUMNS = ("id, name, url, spec_json, engine, model, status, created_at, started_at, "
                 "finished_at, summary_json, error_message")
@@ -252,7 +252,8 @@ def _run_filter(text: str, status: RunStatus | None) -> tuple[str, dict[str, Any
 
 
 async def delete_run(db: aiosqlite.Connection, run_id: int) -> bool:
-    """Delete a run and (by cascade) its samples; False if there is no such run.
+    """Delete a run and (by cascade) its series, giving their pages back to the file
+    system; False if there is no such run.
 
     Raises ValueError for a queued or running run: its engine is still writing.
     """
@@ -260,11 +261,34 @@ async def delete_run(db: aiosqlite.Connection, run_id: int) -> bool:
         f"DELETE FROM runs WHERE id = ? AND status NOT IN ({_ACTIVE_PLACEHOLDERS}) RETURNING id",
         (run_id, *_ACTIVE))
     if deleted:
+        await free_pages(db)
         return True
     run = await get_run(db, run_id)
     if run is not None and run.status.active:
         raise ValueError(f"run {run_id} is {run.status.value}; stop it before deleting it")
     return False
+
+
+async def prune(db: aiosqlite.Connection, *, keep_days: float | None = None,
+                keep_runs: int | None = None) -> list[int]:
+    """Retention: delete ended runs created more than keep_days ago, and all but the
+    keep_runs newest ended runs; never an active one. Their pages go back to the file
+    system. Returns the deleted ids."""
+    if keep_days is None and keep_runs is None:
+        return []
+    ended = "status NOT IN (SELECT value FROM json_each(:active))"
+    rows = await db.execute_fetchall(
+        f"DELETE FROM runs WHERE {ended} AND ("
+        "  (:cutoff IS NOT NULL AND created_at < :cutoff)"
+        "  OR (:keep IS NOT NULL AND id NOT IN"
+        f"      (SELECT id FROM runs WHERE {ended} ORDER BY id DESC LIMIT :keep)))"
+        " RETURNING id",
+        {"active": json.dumps(_ACTIVE),
+         "cutoff": time.time() - keep_days * 86400 if keep_days is not None else None,
+         "keep": keep_runs})
+    if rows:
+        await free_pages(db)
+    return sorted(row[0] for row in rows)
 
 
 async def interrupt_active(db: aiosqlite.Connection) -> list[int]:

@@ -8,6 +8,9 @@ WebSockets) stops the active run and waits until its last second and summary are
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,6 +33,8 @@ from .security import setup_security
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+RETENTION_EVERY_S = 60.0
+log = logging.getLogger(__name__)
 # The largest workload a run may carry, a 50 MiB HAR with a 100 MiB CSV, in one post,
 # plus a quarter for how it travels: JSON escapes quotes and backslashes (a HAR is full of
 # them), a form adds its other fields and multipart boundaries. A bigger post is a 413.
@@ -50,7 +55,7 @@ def create_app(settings: Settings) -> web.Application:
     add_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")
     app.on_startup.append(_compile_templates)
-    app.cleanup_ctx.extend((_database, _hub, _manager))
+    app.cleanup_ctx.extend((_database, _hub, _manager, _retention))
     app.on_shutdown.append(_stop_runs)
     return app
 
@@ -70,6 +75,36 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DB] = db
     yield
     await db.close()
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """--keep-days / --keep-runs: ended runs past them are deleted at start-up, then
+    every RETENTION_EVERY_S (a run that ends is deleted by the next pass, not at once)."""
+    settings = app[SETTINGS]
+    if settings.keep_days is None and settings.keep_runs is None:
+        yield
+        return
+
+    async def prune_now() -> None:
+        deleted = await store.prune(app[DB], keep_days=settings.keep_days,
+                                    keep_runs=settings.keep_runs)
+        if deleted:
+            log.info("retention: deleted run(s) %s", ", ".join(map(str, deleted)))
+
+    async def every_while() -> None:
+        while True:
+            await asyncio.sleep(RETENTION_EVERY_S)
+            try:
+                await prune_now()
+            except Exception:        # a full disk, a locked file: try again next time
+                log.exception("retention")
+
+    await prune_now()
+    task = asyncio.create_task(every_while(), name="stampede-retention")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _hub(app: web.Application) -> AsyncIterator[None]:

@@ -59,7 +59,8 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Settings, bool]:
         token, generated = secrets.token_urlsafe(24), True
     return Settings(host=args.host, port=args.port, db_path=args.db, token=token,
                     target_url=f"http://127.0.0.1:{args.target_port}/",
-                    start_target=not args.no_target, target_port=args.target_port), generated
+                    start_target=not args.no_target, target_port=args.target_port,
+                    keep_days=args.keep_days, keep_runs=args.keep_runs), generated
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -14,3 +14,5 @@ class Settings:
     start_target: bool = True
     target_port: int = 8081
     ws_queue_size: int = 64              # messages a WebSocket client may lag behind before it is dropped
+    keep_days: float | None = None       # retention: ended runs older than this are deleted
+    keep_runs: int | None = None         # retention: only this many newest ended runs are kept
