@@ -18,6 +18,8 @@ from app.engine.snapshot import Snapshot, Summary
 
 from . import runs as store
 
+CHUNK_SECONDS = 3600 * 3        # seconds of a series decoded at once (rollups make it cheap)
+
 
 @dataclass
 class Pending:
@@ -67,6 +69,18 @@ async def series(db: aiosqlite.Connection, run_id: int, lo: int, hi: int, step: 
         elif parts:
             points.append(merged(first, parts))
     return points
+
+
+async def series_chunks(db: aiosqlite.Connection, run_id: int, lo: int, hi: int, step: int,
+                        pending: Pending | None = None) -> AsyncIterator[list[Snapshot]]:
+    """series() a few hundred steps at a time, so that a long answer (a 24-hour CSV, a
+    fine step over hours) never holds more than a chunk's histograms."""
+    per_chunk = max(1, CHUNK_SECONDS // step) * step
+    start = lo
+    while start <= hi:
+        end = min((start - 1) // per_chunk * per_chunk + per_chunk, hi)
+        yield await series(db, run_id, start, end, step, pending)
+        start = end + 1
 
 
 async def window(db: aiosqlite.Connection, run_id: int, lo: int, hi: int,

@@ -29,6 +29,7 @@ from .runs import RunActive
 
 MAX_LIMIT = 200
 MAX_SECOND = 10 * 366 * 86400       # ten years of seconds: past any run, within SQLite's int
+MAX_POINTS = 20_000                 # a JSON series answer (~12 MB); the CSV streams any number
 DEFAULT_LIMIT = 50
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
 # and the workload's text inputs (a targets file's text and format, the data CSV's text)
@@ -241,9 +242,15 @@ async def series(request: web.Request) -> web.StreamResponse:
     if fmt == "csv":
         return await _stream_csv(request, run_id, lo, hi, step or 1, pending, name)
     step = step or default_step(lo, hi)
-    points = await timeline.series(db, run_id, lo, hi, step, pending)
+    if (hi - lo) // step + 1 > MAX_POINTS:
+        return _errors({"step": f"{step} s over seconds {lo}-{hi} gives more than "
+                                f"{MAX_POINTS:,} points: use a step of at least "
+                                f"{-(-(hi - lo + 1) // MAX_POINTS)} s, or a narrower from-to "
+                                f"(the CSV export streams any step)"})
+    samples = [p.to_view() async for chunk in timeline.series_chunks(
+        db, run_id, lo, hi, step, pending) for p in chunk]
     return _json({"run": _run_json(record), "from": lo, "to": hi, "step": step,
-                  "last": last, "samples": [p.to_view() for p in points]},
+                  "last": last, "samples": samples},
                  headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
@@ -262,19 +269,12 @@ async def _stream_csv(request: web.Request, run_id: int, lo: int, hi: int, step:
     if step == 1:
         chunks = timeline.seconds(db, run_id, lo, hi, pending)
     else:
-        chunks = _steps(db, run_id, lo, hi, step, pending)
+        chunks = timeline.series_chunks(db, run_id, lo, hi, step, pending)
     async for chunk in chunks:
         await response.write(csv_lines(
             csv_row(s.to_view(), [str(c) for c in codes], classes) for s in chunk))
     await response.write_eof()
     return response
-
-
-async def _steps(db, run_id: int, lo: int, hi: int, step: int,
-                 pending: timeline.Pending | None):
-    per_chunk = max(1, 1000 // step) * step          # about 1,000 seconds a query
-    for at in range(lo, hi + 1, per_chunk):
-        yield await timeline.series(db, run_id, at, min(at + per_chunk - 1, hi), step, pending)
 
 
 async def window(request: web.Request) -> web.Response:

@@ -207,3 +207,16 @@ async def test_bad_windows_are_400_naming_the_field(long_client, query, field):
         response = await client.get(f"/api/runs/{run_id}/{path}?{query}")
         assert response.status == 400
         assert field in (await response.json())["errors"]
+
+
+async def test_a_json_series_of_too_many_points_says_which_step_would_do(long_client,
+                                                                          monkeypatch):
+    client, run_id, _ = long_client
+    monkeypatch.setattr("app.web.api.MAX_POINTS", 100)
+    response = await client.get(f"/api/runs/{run_id}/series?step=60&from=1&to=7290")
+    assert response.status == 400
+    message = (await response.json())["errors"]["step"]
+    assert "more than 100 points" in message and "at least 73 s" in message
+    assert (await client.get(f"/api/runs/{run_id}/series?step=73")).status == 200
+    csv = await client.get(f"/api/runs/{run_id}/series?format=csv&step=1")
+    assert csv.status == 200 and len((await csv.text()).splitlines()) == 7291
