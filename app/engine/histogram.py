@@ -160,7 +160,8 @@ class Histogram:
         lows = _lowest_of(nz + self.lo)
         return [(int(lo) / 1000.0, int(c)) for lo, c in zip(lows, self.counts[nz])]
 
-    # -- encoding: sparse (index, count) pairs, zlib-compressed -----------------
+    # -- the form stored before migration 0005 (it reads old databases; to_bytes is today's):
+    #    sparse (index, count) pairs, zlib-compressed
 
     def encode(self) -> bytes:
         nz = np.nonzero(self.counts)[0]
