@@ -5,7 +5,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,12 +127,20 @@ def main(args: argparse.Namespace) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     import uvloop
-    result = uvloop.run(_bench(spec, args))
+    try:
+        result, store_failure = uvloop.run(_bench(spec, args))
+    except store_db.StorageError as exc:      # --save: not even the run's row could be stored
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(result) if args.json else render_text(result, spec))
+    if store_failure:                         # --save: the run was stopped, or its end not stored
+        print(f"error: {store_failure}", file=sys.stderr)
+        return 1
     return 0
 
 
-async def _bench(spec: RunSpec, args: argparse.Namespace) -> dict[str, Any]:
+async def _bench(spec: RunSpec, args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
+    """The run's result, and why it could not all be stored (--save) if it could not."""
     saver = await _Saver.open(args.db, spec) if args.save else None
     try:
         run = await start(spec)
@@ -142,13 +152,18 @@ async def _bench(spec: RunSpec, args: argparse.Namespace) -> dict[str, Any]:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.stop)
     progress = _Progress(spec) if sys.stderr.isatty() else None
+    snapshots = run.__aiter__()
     try:
-        async for snap in run:
+        async for snap in snapshots:
             if saver:
-                await saver.add(snap)
+                await saver.add(snap, run)
             if progress:
                 progress.show(run, snap)
+    except BaseException:
+        run.stop()          # the workers end now; aclose() below reaps them
+        raise
     finally:
+        await snapshots.aclose()
         if progress:
             progress.clear()
         if saver:
@@ -157,39 +172,87 @@ async def _bench(spec: RunSpec, args: argparse.Namespace) -> dict[str, Any]:
     result["outcome"] = run.outcome.value if run.outcome else Outcome.FAILED.value
     if run.error:
         result["error"] = run.error
+    failure = saver.failure if saver else None
+    if failure:
+        result["outcome"], result["error"] = Outcome.FAILED.value, failure
     result["spec"] = spec.to_dict()
     result["histogram"] = text_histogram(run.summary.total.latency)
     if saver:
         result["run_id"] = saver.run_id
-    return result
+    return result, failure
 
 
 class _Saver:
-    """Stores the run as the dashboard does, so `--save` runs show up in History."""
+    """Stores the run as the dashboard does, so `--save` runs show up in History.
+
+    A database that takes no more writes (disk full, read-only) stops the run and fails it:
+    `failure` says so, naming the file and what to do (exit 1)."""
 
     def __init__(self, db, run_id: int):
         self.db, self.run_id = db, run_id
         self.rollups = Rollups()
+        self.failure: str | None = None
 
     @classmethod
     async def open(cls, path: str, spec: RunSpec) -> _Saver:
-        db = await store_db.open_db(path)
-        record = await runs.create_run(db, spec.to_dict(with_data=True),
-                                       status=RunStatus.RUNNING)
+        """Raises StorageError if the database takes no write at all."""
+        db = None
+        try:
+            db = await store_db.open_db(path)
+            record = await runs.create_run(db, spec.to_dict(with_data=True),
+                                           status=RunStatus.RUNNING)
+        except Exception as exc:
+            if db is not None:
+                await db.close()
+            problem = store_db.storage_problem(exc, "the run could not be stored",
+                                               os.path.abspath(path))
+            if problem is None:
+                raise
+            raise problem from exc
         return cls(db, record.id)
 
-    async def add(self, snap: Snapshot) -> None:
-        await runs.append_rows(self.db, self.run_id, encoded(self.rollups.add(snap)))
+    async def add(self, snap: Snapshot, run: Run) -> None:
+        if self.failure:
+            return                  # stopping: the workers' last seconds are not stored
+        if not await self._append(self.rollups.add(snap), f"second {snap.second}"):
+            run.stop()
 
     async def close(self, run: Run) -> None:
-        await runs.append_rows(self.db, self.run_id, encoded(self.rollups.close()))
+        if not self.failure:        # else the rollups would count seconds that are not stored
+            await self._append(self.rollups.close(), "the last rollups")
         status = RunStatus(run.outcome.value) if run.outcome else RunStatus.FAILED
-        await runs.finish_run(self.db, self.run_id, status, run.summary.to_dict(), run.error)
-        await self.db.close()
+        if self.failure:
+            status = RunStatus.FAILED
+        await self._finish(status, run.summary.to_dict(), self.failure or run.error)
 
     async def close_failed(self, error: str) -> None:
-        await runs.finish_run(self.db, self.run_id, RunStatus.FAILED, None, error)
-        await self.db.close()
+        await self._finish(RunStatus.FAILED, None, error)
+
+    async def _append(self, rows: list, what: str) -> bool:
+        try:
+            await runs.append_rows(self.db, self.run_id, encoded(rows))
+        except sqlite3.Error as exc:
+            problem = await store_db.storage_error(
+                self.db, exc, f"{what} of run #{self.run_id} could not be stored")
+            if problem is None:
+                raise
+            self.failure = f"{problem}. The run was stopped; the seconds stored before are kept."
+            return False
+        return True
+
+    async def _finish(self, status: RunStatus, summary: dict | None, error: str | None) -> None:
+        try:
+            await runs.finish_run(self.db, self.run_id, status, summary, error)
+        except sqlite3.Error as exc:
+            problem = await store_db.storage_error(
+                self.db, exc, f"the end of run #{self.run_id} could not be stored")
+            if problem is None:
+                raise
+            self.failure = (f"{self.failure} " if self.failure else "") + (
+                f"{problem}. The run's row still says running: the dashboard marks it "
+                "interrupted when it next starts.")
+        finally:
+            await self.db.close()
 
 
 class _Progress:

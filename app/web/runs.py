@@ -238,8 +238,8 @@ class RunManager:
         except store_db.StorageError as exc:
             log.error("run #%s: %s", state.run_id, exc)
             await self._finish(state, RunStatus.FAILED, run.summary.to_dict(),
-                               f"{exc}, then start a new run. The run was stopped there; "
-                               "its seconds before that one are kept.")
+                               f"{exc}, then start a new run. The run was stopped; the "
+                               "seconds stored before are kept.")
             return
         except Exception as exc:
             log.exception("run #%s", state.run_id)
@@ -297,15 +297,7 @@ class RunManager:
             self._current = None
 
     async def _store_end(self, run_id: int, end: _End) -> None:
-        try:
-            await store.finish_run(self._db, run_id, end.status, end.summary, end.error)
-        except sqlite3.Error:
-            if end.summary is not None:
-                # a full database may still take the row without its summary: then the run
-                # reads failed with its message at once, and the summary follows on a retry
-                with contextlib.suppress(sqlite3.Error):
-                    await store.finish_run(self._db, run_id, end.status, None, end.error)
-            raise
+        await store.finish_run(self._db, run_id, end.status, end.summary, end.error)
 
     async def _retry_unstored_ends(self) -> None:
         while self._unstored:
@@ -358,9 +350,10 @@ class _RowWriter:
             try:
                 await store.append_rows(self._db, self._run_id, batch)
             except sqlite3.Error as exc:
+                seconds = [start for span, start, _ in batch if span == 1]
+                what = f"second {seconds[0]}" if seconds else "the last rollups"
                 problem = await store_db.storage_error(
-                    self._db, exc,
-                    f"second {batch[0][1]} of run #{self._run_id} could not be stored")
+                    self._db, exc, f"{what} of run #{self._run_id} could not be stored")
                 if problem is None:
                     raise
                 raise problem from exc
