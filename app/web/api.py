@@ -21,6 +21,7 @@ from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
 from app.engine.series import default_step
 from app.store import runs as store
+from app.store.db import StorageError
 from app.store import series as timeline
 
 from .keys import DB, MANAGER, SETTINGS
@@ -137,6 +138,8 @@ async def create_run(request: web.Request) -> web.Response:
         record = await request.app[MANAGER].submit(spec)
     except RunActive as exc:
         return _error(str(exc), 409)
+    except StorageError as exc:       # disk full or read-only: not the client's fault
+        return _error(str(exc), 503)
     location = request.app.router["api_run"].url_for(id=str(record.id))
     return _json(_run_json(record), 201, headers={"Location": str(location)})
 

@@ -70,8 +70,14 @@ async def _compile_templates(app: web.Application) -> None:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = await store_db.open_db(app[SETTINGS].db_path)
-    interrupted = await store.interrupt_active(db)
-    await timeline.close_interrupted(db, interrupted)
+    try:
+        interrupted = await store.interrupt_active(db)
+        await timeline.close_interrupted(db, interrupted)
+    except BaseException:
+        # closed, or its thread keeps the process alive after the failed start (a full
+        # disk here made the dashboard hang, deaf to SIGTERM)
+        await db.close()
+        raise
     app[DB] = db
     yield
     await db.close()

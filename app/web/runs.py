@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -266,9 +267,17 @@ class RunManager:
             run.stop()      # the workers end now; aclose() below reaps them
             raise
         finally:
+            ending = sys.exc_info()[1]           # what the run is ending on, if anything
             await snapshots.aclose()
-            writer.add(encoded(rollups.close()))
-            await writer.close()
+            try:
+                writer.add(encoded(rollups.close()))
+                await writer.close()
+            except Exception:
+                # a run already ending on an error or a cancellation keeps that one: a
+                # writer that failed before says so again here
+                if ending is None:
+                    raise
+                log.exception("run #%s: its last rows", state.run_id)
 
     async def _finish(self, state: LiveState, status: RunStatus, summary: dict | None,
                       error: str | None) -> None:

@@ -149,6 +149,9 @@ async def test_a_read_only_database_fails_the_run_and_its_end_is_stored_once_wri
     # not even the end can be stored: the dashboard lets the run go all the same
     await let_go(client, run_id)
     await still_served(client, earlier, samples)
+    refused = await client.post("/api/runs", json={"url": target_url, "requests": 5})
+    assert refused.status == 503                  # the server's disk, not the client's input
+    assert "read-only" in (await refused.json())["error"]
 
     await db.execute("PRAGMA query_only = OFF")
     failed = await wait_for_status(client, run_id, FINAL, timeout=5)   # retried every 2 s
