@@ -512,7 +512,7 @@ async def test_a_worker_that_dies_fails_the_run_with_its_message_and_keeps_sampl
         target_url, requests=None, duration="30s"))).json()
     await wait_for_samples(client, run["id"], 1)
     workers = [p for p in psutil.Process(os.getpid()).children()
-               if "app.engine.workers" in " ".join(p.cmdline())]
+               if "app.engine.worker_main" in " ".join(p.cmdline())]
     assert len(workers) == 1
     os.kill(workers[0].pid, signal.SIGKILL)
     failed = await wait_for_status(client, run["id"], FINAL)

@@ -42,7 +42,7 @@ def engine_workers() -> list[psutil.Process]:
     found = []
     for child in psutil.Process(os.getpid()).children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
-            if "app.engine.workers" in " ".join(child.cmdline()):
+            if "app.engine.worker_main" in " ".join(child.cmdline()):
                 found.append(child)
     return found
 

@@ -1,19 +1,15 @@
-"""Worker processes and the pipe protocol between them and the run's owner.
+"""A worker's main loop: `python -m app.engine.worker_main`.
 
-A worker is `python -m app.engine.workers`. Its stdin carries JSON lines from
-the owner: the plan, then `{"go": start_ns}`, later `stop` (EOF means stop too,
-so a dead owner never leaves a worker running). Its stdout carries frames: a
-4-byte length and a pickled message — ("ready",), ("snapshot", Snapshot),
-("done", None) or ("failed", message). Anything a library prints goes to stderr.
+It reads its plan and commands from stdin and writes its frames to stdout
+(protocol.py), runs its share of the requests with the spec's engine, and sends a
+snapshot each second. Anything a library prints goes to stderr.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import pickle
 import signal
-import struct
 import sys
 import traceback
 from typing import Any, BinaryIO
@@ -23,24 +19,11 @@ from app.spec import Engine, RunSpec, parse_spec
 from .health import HealthProbe
 from .limits import raise_nofile_limit
 from .plan import WorkerPlan, now_ns, sleep_until
+from .protocol import encode_frame
 from .recorder import EndpointRecorder, Recorder
 from .snapshot import Snapshot
 
-_HEADER = struct.Struct("!I")
 FOLD_NS = 500_000_000     # a last interval shorter than this is folded into the second before
-
-
-def encode_frame(message: tuple[Any, ...]) -> bytes:
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(payload)) + payload
-
-
-async def read_frame(reader: asyncio.StreamReader) -> tuple[Any, ...] | None:
-    try:
-        header = await reader.readexactly(_HEADER.size)
-        return pickle.loads(await reader.readexactly(_HEADER.unpack(header)[0]))
-    except asyncio.IncompleteReadError:
-        return None
 
 
 def engine_for(spec: RunSpec):
