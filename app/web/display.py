@@ -84,6 +84,12 @@ def short_url(url: str, limit: int = 30) -> str:
     return f"{url[:limit - 1 - half]}…{url[-half:]}"
 
 
+def window_text(lo: int, hi: int | None) -> str:
+    """The seconds a page shows of a run: "seconds 61–120", "seconds 61–end" (show.js
+    words a window the same)."""
+    return f"seconds {lo}–{'end' if hi is None else hi}"
+
+
 def setup_filters(env: Any) -> None:
     env.filters.update(int=fmt_int, num=fmt_num, ms=fmt_ms, duration=fmt_duration,
                        percent=fmt_percent, time=fmt_time, short_url=short_url)

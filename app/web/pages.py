@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from app.engine.series import default_step
 from app.presets import PRESETS, get_preset
 from app.redact import run_view
 from app.spec import METHODS, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import runs as store
+from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
 from . import display, form
-from .api import parse_list_query
+from .api import MAX_SECOND, parse_list_query
 from .keys import DB, MANAGER, SETTINGS
 from .runs import RunActive
 
@@ -225,6 +228,10 @@ async def show_run(request: web.Request) -> web.Response:
         return await error_page(request, 404, "Run not found",
                                 f"There is no run {request.match_info['id']!r}; it may have "
                                 "been deleted.")
+    try:
+        window = _window_query(request.query)
+    except SpecError as exc:
+        return await error_page(request, 400, "Bad window", _errors_text(exc))
     # the runs after this one: a preset's (?then=), only those that exist, and any queued
     # behind it now (the page may come from the history); the page follows their status
     then = [i for i in _parse_ids(request.query.get("then", "")) or [] if i != run.id]
@@ -240,8 +247,10 @@ async def show_run(request: web.Request) -> web.Response:
     endpoints = display.endpoint_names(run.spec)
     page = {"run": run_data, "workers": run.spec.get("workers", 1), "endpoints": endpoints,
             "urls": {"page": url("show_run", run.id), "run": url("api_run", run.id),
-                     "series": url("api_series", run.id), "ws": url("api_ws", run.id),
-                     "stop": url("api_stop_run", run.id)},
+                     "series": url("api_series", run.id), "window": url("api_window", run.id),
+                     "ws": url("api_ws", run.id), "stop": url("api_stop_run", run.id)},
+            # the seconds the page opens zoomed to (?from=&to=), or null: the whole run
+            "window": None if window is None else {"from": window[0], "to": window[1]},
             "following": [{"id": r.id, "status": r.status.value, "api": url("api_run", r.id)}
                           for r in following]}
     return await render(request, "runs/show.html", {
@@ -306,8 +315,7 @@ async def history(request: web.Request) -> web.Response:
         query = parse_list_query({**params, "limit": str(PAGE_SIZE),
                                   "offset": str((page - 1) * PAGE_SIZE)})
     except SpecError as exc:
-        return await error_page(request, 400, "Bad history query",
-                                "; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+        return await error_page(request, 400, "Bad history query", _errors_text(exc))
     records, total = await store.list_runs(request.app[DB], **query)
     records = [run_view(r) for r in records]      # secrets in URLs masked, as everywhere
     text, status = query["text"].strip(), params.get("status", "")
@@ -338,6 +346,10 @@ async def compare(request: web.Request) -> web.Response:
             request, 400, "Cannot compare",
             f"The ids parameter must list {COMPARE_MIN} to {COMPARE_MAX} different run ids "
             f"separated by commas, e.g. /compare?ids=3,4 (got {raw!r}).")
+    try:
+        window = _window_query(request.query)
+    except SpecError as exc:
+        return await error_page(request, 400, "Cannot compare", _errors_text(exc))
     found = {r.id: r for r in await store.get_runs(request.app[DB], ids)}
     missing = [i for i in ids if i not in found]
     if missing:
@@ -345,12 +357,56 @@ async def compare(request: web.Request) -> web.Response:
                                 "The ids parameter names runs that do not exist: "
                                 + ", ".join(map(str, missing)) + ".")
     runs = [run_view(found[i]) for i in ids]      # the page shows URLs and embeds specs
-    summaries = [r.summary for r in runs]
+    db, manager = request.app[DB], request.app[MANAGER]
+    lo, hi = window or (1, None)
+    if window is None:
+        summaries = [r.summary for r in runs]
+    else:          # the exact summary of those seconds of each run, merged from its rows
+        summaries = [(await timeline.window(db, r.id, lo, hi or MAX_SECOND,
+                                            manager.pending(r.id))).to_dict() for r in runs]
+    # one step for every run's series (the longest's default), so their points line up
+    ends = [await timeline.last_second(db, r.id, manager.pending(r.id)) for r in runs]
+    end = max([min(hi or e, e) for e in ends] + [lo])
+    query = {"from": lo, **({"to": hi} if hi else {}), "step": default_step(lo, end)}
+    series = [str(request.app.router["api_series"].url_for(id=str(r.id)).with_query(query))
+              for r in runs]
     return await render(request, "compare.html", {
         "runs": runs, "rows": display.compare_rows(summaries),
         "endpoint_rows": display.compare_endpoints(summaries),
-        "page": {"runs": [_page_run(r) for r in runs]},
+        "window": None if window is None else display.window_text(lo, hi),
+        # each run's page opens at the same window
+        "window_query": "" if window is None else "?" + urlencode(
+            {"from": lo, **({"to": hi} if hi else {})}),
+        "whole_url": f"{request.app.router['compare'].url_for()}?ids={','.join(map(str, ids))}",
+        "page": {"runs": [{**_page_run(r), "summary": summary}
+                          for r, summary in zip(runs, summaries)],
+                 "series": series, "window": {"from": lo, "to": hi} if window else None},
     })
+
+
+def _window_query(query: Mapping[str, str]) -> tuple[int, int | None] | None:
+    """?from=S&to=S, the seconds of a run a page shows (1-based, inclusive; no `to`: to
+    the end): (from, to), or None when neither is given. SpecError naming each bad one."""
+    values: dict[str, int | None] = {}
+    errors = {}
+    for name in ("from", "to"):
+        raw = query.get(name, "")
+        if raw == "":
+            values[name] = None
+        elif raw.isascii() and raw.isdigit() and len(raw) <= 12 and 1 <= int(raw) <= MAX_SECOND:
+            values[name] = int(raw)
+        else:
+            errors[name] = f"{raw!r} is not a whole number of seconds from 1 to {MAX_SECOND}"
+    lo, hi = values.get("from"), values.get("to")
+    if not errors and lo is not None and hi is not None and lo > hi:
+        errors["to"] = f"{hi} is before from ({lo})"
+    if errors:
+        raise SpecError(errors)
+    return None if lo is None and hi is None else (lo or 1, hi)
+
+
+def _errors_text(exc: SpecError) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
 
 
 def _parse_ids(raw: str) -> list[int] | None:

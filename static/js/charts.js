@@ -3,7 +3,8 @@
    error classes) rebuild the chart only when the set of series changes. Every chart has a
    "Show as table" toggle with the same numbers, its text alternative (a canvas has none).
    Missing values (null: a second without responses, a run that had ended) are gaps in the
-   lines and "—" in legends and tables, never 0. */
+   lines and "—" in legends and tables, never 0. A time chart given `onSelect` lets the
+   mouse drag across it to choose a range of seconds; setWindow zooms it to a range. */
 "use strict";
 
 const Charts = (() => {
@@ -65,7 +66,7 @@ const Charts = (() => {
       height: opts.height || HEIGHT,
       padding: [12, 36, 0, 0],     // room for the last x label ("99.999%")
       scales: {
-        x: opts.xScale ? { time: false, ...opts.xScale } : { time: false, range: elapsedRange },
+        x: opts.xScale ? { time: false, ...opts.xScale } : { time: false, range: xRange(opts) },
         y: { range: opts.yRange || yRange },
       },
       axes: [
@@ -73,7 +74,10 @@ const Charts = (() => {
           ...(opts.xScale ? {} : { incrs: SECOND_INCRS }), ...(opts.xAxis || {}) },
         { label: opts.yLabel || "", font: axisFont, labelFont: axisFont, size: 64, labelSize: 20 },
       ],
-      cursor: { drag: { x: false, y: false } },
+      // drag: a selection the page acts on (onSelect), not uPlot's own zoom, so every
+      // chart zooms alike and the page can fetch the range at a finer step
+      cursor: { drag: opts.onSelect ? { x: true, y: false, setScale: false } : { x: false, y: false } },
+      hooks: opts.onSelect ? { setSelect: [(u) => selected(u, opts.onSelect)] } : {},
       legend: { live: true },
       series: [
         { label: opts.xLegend || "second", value: (u, v) => formatX(opts, v) },
@@ -92,6 +96,26 @@ const Charts = (() => {
   /** Elapsed time from 0, so a run's first seconds are not stretched across the chart. */
   function elapsedRange(u, min, max) {
     return [0, Math.max(max == null ? 1 : max, 1)];
+  }
+
+  /** The x range: the chart's window while it has one (Chart.setWindow), else elapsed time
+      from 0. uPlot asks on every data update and scale change, so the window holds. */
+  function xRange(opts) {
+    return (u, min, max) => (opts.xWindow && opts.xWindow()) || elapsedRange(u, min, max);
+  }
+
+  // a drag narrower than this is a click that slipped, not a range
+  const MIN_SELECT_PX = 4;
+
+  /** A finished drag: its x values to onSelect(from, to), and the shaded box cleared (the
+      charts zoom to the range instead). */
+  function selected(u, onSelect) {
+    const { left, width: size } = u.select;
+    if (size < MIN_SELECT_PX) return;
+    const from = u.posToVal(left, "x");
+    const to = u.posToVal(left + size, "x");
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+    onSelect(from, to);
   }
 
   /** y from 0 (rates and latencies are never negative) to a little above the max. */
@@ -139,6 +163,7 @@ const Charts = (() => {
       this.plot = null;
       this.labels = "";
       this.data = { xs: [], series: [], empty: "" };     // what the table shows
+      this.window = null;        // [min, max] of x while zoomed to a window (setWindow)
       this.table = new ChartTable(this);
       charts.set(this.container, this);
       follow(this.container, () => this.plot);
@@ -161,7 +186,18 @@ const Charts = (() => {
       this.destroy();
       this.container.replaceChildren();
       this.labels = key;
-      this.plot = new uPlot(baseOptions(this.container, { ...this.opts, series }), data, this.container);
+      const opts = { ...this.opts, series, xWindow: () => this.window };
+      this.plot = new uPlot(baseOptions(this.container, opts), data, this.container);
+    }
+
+    /** Zoom the x axis to [min, max], or back to the whole run (null). */
+    setWindow(range) {
+      const same = range && this.window ? range[0] === this.window[0] && range[1] === this.window[1]
+        : range === this.window;
+      if (same) return;
+      this.window = range ? [range[0], range[1]] : null;
+      const xs = this.plot && this.plot.data[0];
+      if (xs && xs.length) this.plot.setScale("x", { min: xs[0], max: xs[xs.length - 1] });
     }
 
     /** Say what part of the data the chart shows ("endpoint: GET /search"): in its

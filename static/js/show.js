@@ -1,6 +1,9 @@
 /* One run, live or finished. An active run listens on the WebSocket, which first replays
    every second so far (so a refresh or a second tab draws full charts) and then sends one
-   snapshot a second; a finished run draws the same charts from its stored series. */
+   snapshot a second; a finished run draws the same charts from its stored series.
+   A window (dragged across a chart, typed, or from the URL's ?from=&to=) zooms the time
+   charts to some seconds, drawn from the series of just those seconds at a finer step,
+   with their exact summary from the window API. */
 "use strict";
 
 /** How far a run is and when it ends, from its per-second samples (pure: no DOM; the
@@ -72,16 +75,24 @@ const RunProgress = (() => {
     summary: run.summary,      // the exact summary once the run has ended
     error: run.error_message,
     endpoint: null,            // the endpoint the req/s and latency charts show (null: all)
+    last: 0,                   // the run's last stored second (a finished run's series)
+    // the seconds shown, or null (the whole run): {from, to (null: to the end), end (the
+    // last second it covers, once loaded), samples, summary (null while loading), error}
+    window: null,
   };
   const endpointNames = page.endpoints || [];      // the run's target names, if several
 
+  // a drag across any time chart chooses a window (selectRange, below)
+  const onSelect = (x0, x1) => selectRange(x0, x1);
   const charts = {
-    rps: new Charts.Chart("#chart-rps", { yLabel: "req/s" }),
-    latency: new Charts.Chart("#chart-latency", { yLabel: "ms", format: fmt.ms }),
-    status: new Charts.Chart("#chart-status", { yLabel: "responses/s", empty: "No responses yet" }),
-    errors: new Charts.Chart("#chart-errors", { yLabel: "errors/s", empty: "No errors" }),
+    rps: new Charts.Chart("#chart-rps", { yLabel: "req/s", onSelect }),
+    latency: new Charts.Chart("#chart-latency", { yLabel: "ms", format: fmt.ms, onSelect }),
+    status: new Charts.Chart("#chart-status", { yLabel: "responses/s", empty: "No responses yet",
+                                                onSelect }),
+    errors: new Charts.Chart("#chart-errors", { yLabel: "errors/s", empty: "No errors", onSelect }),
     curve: Charts.curveChart("#chart-curve"),
   };
+  const timeCharts = [charts.rps, charts.latency, charts.status, charts.errors];
   const endpointTable = endpointNames.length
     ? new Endpoints.Table(document.getElementById("endpoint-table"), (name) => {
       state.endpoint = name;
@@ -105,7 +116,26 @@ const RunProgress = (() => {
   }
 
   function render() {
-    const samples = state.samples.filter(Boolean);
+    const whole = state.samples.filter(Boolean);
+    renderCharts(shownSamples(whole));
+    renderNumbers(whole);
+    renderEndpoints(whole);
+    renderProgress(whole);
+    renderHealth(whole);
+    renderErrors();
+    renderSummary();
+    renderWindow();
+  }
+
+  /** What the time charts draw: the window's own samples once loaded, else the run's. */
+  function shownSamples(whole) {
+    const win = state.window;
+    return win && win.samples ? win.samples : whole;
+  }
+
+  function renderCharts(samples) {
+    const range = windowRange();
+    for (const chart of timeCharts) chart.setWindow(range);
     const xs = samples.map((s) => s.second);
     const perSecond = (count, s) => (s.elapsed_s > 0 ? count / s.elapsed_s : 0);
 
@@ -144,13 +174,6 @@ const RunProgress = (() => {
       label: cls, color: Charts.colorFor(i + 4),
       values: samples.map((s) => perSecond(s.error_classes[cls] || 0, s)),
     })));
-
-    renderNumbers(samples);
-    renderEndpoints(samples);
-    renderProgress(samples);
-    renderHealth(samples);
-    renderErrors();
-    renderSummary();
   }
 
   /** The open model's scheduled rate t seconds in (app/engine/pacing.py: stages ramp
@@ -345,19 +368,167 @@ const RunProgress = (() => {
     const section = document.getElementById("summary");
     if (!summary) { section.hidden = true; return; }
     section.hidden = false;
-    for (const node of section.querySelectorAll("[data-summary]")) {
-      const value = pick(summary, node.dataset.summary);
-      const text = (fmt[node.dataset.format] || String)(value);
-      if (node.textContent !== text) node.textContent = text;
-    }
-    const body = document.querySelector("#status-table tbody");
-    const codes = Object.entries(summary.status_codes || {});
-    body.replaceChildren(...(codes.length
-      ? codes.map(([code, n]) => el("tr", {}, el("td", { text: code }), el("td", { class: "num", text: fmt.int(n) })))
-      : [el("tr", { class: "empty" }, el("td", { colspan: "2", text: "No responses." }))]));
+    fillSummary(section, summary);
+    fillStatusCodes("#status-table", summary);
     const { xs, ys } = Charts.curvePoints(summary.percentile_curve);
     charts.curve.update(xs, [{ label: "latency", values: ys }]);     // empty: no response
   }
+
+  /** A summary's numbers into the `data-summary` cells under `root`, in their formats. */
+  function fillSummary(root, summary) {
+    for (const node of root.querySelectorAll("[data-summary]")) {
+      const value = summary ? pick(summary, node.dataset.summary) : null;
+      const text = (fmt[node.dataset.format] || String)(value);
+      if (node.textContent !== text) node.textContent = text;
+    }
+  }
+
+  function fillStatusCodes(selector, summary) {
+    fillTable(selector, Object.entries((summary && summary.status_codes) || {}), "No responses.");
+  }
+
+  // --- a window of the run ----------------------------------------------------------
+
+  /** The run's last second as far as this page knows it. */
+  function lastSecond(whole = state.samples.filter(Boolean)) {
+    const s = whole[whole.length - 1];
+    const drawn = s ? s.second - 1 + Math.max(1, Math.round(s.elapsed_s)) : 0;
+    return Math.max(state.last, drawn);
+  }
+
+  /** The x range the time charts zoom to: second n is drawn at n and covers (n - 1, n]. */
+  function windowRange() {
+    const win = state.window;
+    if (!win) return null;
+    const end = win.end || win.to || Math.max(win.from, lastSecond());
+    return [win.from - 1, Math.max(end, win.from)];
+  }
+
+  /** A drag from x0 to x1 (elapsed seconds): the seconds it touches, within the run. */
+  function selectRange(x0, x1) {
+    const last = Math.max(1, lastSecond());
+    const from = Math.min(last, Math.max(1, Math.floor(x0) + 1));
+    const to = Math.min(last, Math.max(from, Math.ceil(x1)));
+    openWindow(from, to);
+  }
+
+  function windowText(from, to) {           // display.window_text's words
+    return `seconds ${from}–${to == null ? "end" : to}`;
+  }
+
+  /** The page's URL for a window (null: the whole run), other parameters (?then=) kept. */
+  function windowUrl(win) {
+    const url = new URL(location.href);
+    url.searchParams.delete("from");
+    url.searchParams.delete("to");
+    if (win) {
+      url.searchParams.set("from", String(win.from));
+      if (win.to != null) url.searchParams.set("to", String(win.to));
+    }
+    return url.pathname + url.search + url.hash;
+  }
+
+  let windowLoads = 0;       // a newer window's answers win over an older one's
+
+  /** Show seconds from..to (to null: to the end): zoom now, then draw that range's own
+      series and its exact summary. `push`: a new history entry (false: from the URL). */
+  async function openWindow(from, to, push = true) {
+    const win = { from, to, end: null, samples: null, summary: null, error: null };
+    state.window = win;
+    if (push) history.pushState({ window: { from, to } }, "", windowUrl(win));
+    scheduleRender();
+    const load = ++windowLoads;
+    const query = `?from=${from}${to == null ? "" : `&to=${to}`}`;
+    try {
+      const [series, summary] = await Promise.all([api(urls.series + query), api(urls.window + query)]);
+      if (load !== windowLoads) return;
+      win.samples = series.samples;
+      win.summary = summary.summary;
+      win.end = summary.to;
+    } catch (error) {
+      if (load !== windowLoads) return;
+      win.error = `Could not load ${windowText(from, to)}: ${error.message}`;
+    }
+    scheduleRender();
+  }
+
+  function closeWindow(push = true) {
+    windowLoads += 1;
+    state.window = null;
+    if (push) history.pushState({ window: null }, "", windowUrl(null));
+    scheduleRender();
+  }
+
+  function renderWindow() {
+    const win = state.window;
+    const section = document.getElementById("window");
+    document.getElementById("window-reset").hidden = !win;
+    const fields = { from: document.getElementById("window-from"),
+                     to: document.getElementById("window-to") };
+    for (const [key, input] of Object.entries(fields)) {
+      // what is shown, unless someone is typing another window
+      if (document.activeElement !== input) input.value = win && win[key] != null ? win[key] : "";
+    }
+    if (!win) {
+      section.hidden = true;
+      setText("window-range", "The whole run. Drag across a chart to zoom into a range of seconds.");
+      return;
+    }
+    // once loaded, the seconds the run has of it (the API stops at its last second)
+    const outside = win.summary && win.end < win.from;
+    const range = win.summary && !outside ? windowText(win.from, win.end) : windowText(win.from, win.to);
+    setText("window-range", `Showing ${range}. Drag across a chart to narrow it, or choose Whole run.`);
+    section.hidden = false;
+    setText("window-scope", `${range}: exact, from the merged histograms of those seconds`);
+    setText("window-status", win.error
+      || (!win.summary ? `Loading ${range}…`
+        : outside ? `The run has no second in this window: it has ${win.end} so far.` : ""));
+    const summary = win.summary;
+    fillSummary(section, summary);
+    fillStatusCodes("#window-status-table", summary || {});
+    renderWindowEndpoints(summary);
+  }
+
+  /** The window's endpoint table: each name's numbers in those seconds (the rate: their
+      mean), rows in the run's order of names. */
+  function renderWindowEndpoints(summary) {
+    const table = document.getElementById("window-endpoints");
+    if (!table) return;
+    const { rows } = Endpoints.rowsFrom({ names: endpointNames, totals: summary, last: null,
+                                          live: false });
+    const cells = (row) => Endpoints.COLUMNS.map(([key, , format]) =>
+      el("td", { class: `num${(key === "failed" || key === "errors") && row[key] > 0 ? " bad" : ""}`,
+                 text: format(row[key]) }));
+    const body = table.querySelector("tbody");
+    const key = JSON.stringify(rows);
+    if (body.dataset.key === key) return;
+    body.dataset.key = key;
+    body.replaceChildren(...rows.map((row) => el("tr", { "data-endpoint": row.name },
+      el("th", { scope: "row", class: "endpoint-name mono", text: row.name }), ...cells(row))));
+  }
+
+  document.getElementById("window-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const read = (id) => {
+      const text = document.getElementById(id).value.trim();
+      return text === "" ? null : Number(text);
+    };
+    const from = read("window-from");
+    const to = read("window-to");
+    const whole = (v) => v == null || (Number.isInteger(v) && v >= 1);
+    if (!whole(from) || !whole(to) || (from != null && to != null && to < from)) {
+      setText("window-range", "A window is whole seconds from 1, the second not before the first.");
+      return;
+    }
+    if (from == null && to == null) closeWindow();
+    else openWindow(from || 1, to);
+  });
+  document.getElementById("window-reset").addEventListener("click", () => closeWindow());
+  window.addEventListener("popstate", (event) => {
+    const win = event.state ? event.state.window : page.window;
+    if (win) openWindow(win.from, win.to, false);
+    else closeWindow(false);
+  });
 
   function renderStatus() {
     const badge = document.getElementById("status");
@@ -453,9 +624,10 @@ const RunProgress = (() => {
 
   async function loadStored() {
     try {
-      const { run: stored, samples } = await api(urls.series);
+      const { run: stored, samples, last } = await api(urls.series);
       state.samples = [];
       for (const s of samples) state.samples[s.second - 1] = s;
+      state.last = last;
       state.summary = stored.summary;
       state.status = stored.status;
       state.error = stored.error_message;
@@ -525,4 +697,7 @@ const RunProgress = (() => {
   refreshFollowing();
   if (ended()) loadStored();
   else connect();
+  // the window the URL names (a reload, a shared link): this entry remembers it for Back
+  history.replaceState({ window: page.window || null }, "");
+  if (page.window) openWindow(page.window.from, page.window.to, false);
 })();
