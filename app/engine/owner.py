@@ -11,22 +11,17 @@ snapshots exactly, and yields one merged Snapshot per second:
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from enum import Enum
-from pathlib import Path
 
 from app.spec import RunSpec
 
-from .snapshot import Snapshot, Summary
+from .backends import Backend, WorkerHandle
+from .backends.local import LocalBackend
 from .plan import now_ns as _now_ns
-from .protocol import read_frame
+from .snapshot import Snapshot, Summary
 
-_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 60.0
 START_MARGIN_NS = 100_000_000      # workers start together, this long after the last is ready
 STOP_GRACE_S = 5.0
@@ -39,24 +34,17 @@ class Outcome(str, Enum):
 
 
 class _Worker:
-    def __init__(self, index: int, process: asyncio.subprocess.Process):
-        self.index = index
-        self.process = process
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+    """The owner's view of one worker: its handle (backends/), and how far it got."""
+
+    def __init__(self, handle: WorkerHandle):
+        self.handle = handle
+        self.index = handle.index
         self.last_second = 0
         self.done = False
         self.failure: str | None = None
 
-    async def drain_stderr(self) -> None:
-        assert self.process.stderr is not None
-        while line := await self.process.stderr.readline():
-            self.stderr_tail.append(line.decode(errors="replace").rstrip())
-
     def send(self, line: str) -> None:
-        stdin = self.process.stdin
-        if stdin is not None and not stdin.is_closing():
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                stdin.write(line.encode() + b"\n")
+        self.handle.send(line)
 
 
 class Run:
@@ -68,11 +56,10 @@ class Run:
         self._workers = workers
         self._stop_requested = False
         self.start_ns = 0      # the monotonic instant second 0 begins at, once workers are ready
-        self._drains = [asyncio.ensure_future(w.drain_stderr()) for w in workers]
 
     async def _ready(self) -> None:
         for worker in self._workers:
-            msg = await asyncio.wait_for(read_frame(worker.process.stdout), READY_TIMEOUT_S)
+            msg = await asyncio.wait_for(worker.handle.receive(), READY_TIMEOUT_S)
             if msg is None or msg[0] != "ready":
                 raise RuntimeError(self._describe_failure(worker, msg))
         self.start_ns = _now_ns() + START_MARGIN_NS
@@ -117,7 +104,7 @@ class Run:
 
     async def _pump(self, worker: _Worker, messages: asyncio.Queue) -> None:
         while True:
-            msg = await read_frame(worker.process.stdout)
+            msg = await worker.handle.receive()
             await messages.put((worker, msg))
             if msg is None or msg[0] in ("done", "failed"):
                 return
@@ -137,45 +124,30 @@ class Run:
 
     def _describe_failure(self, worker: _Worker, msg) -> str:
         detail = msg[1] if msg is not None and len(msg) > 1 else "exited unexpectedly"
-        tail = " | ".join(list(worker.stderr_tail)[-3:])
+        tail = worker.handle.failure_detail()
         return f"worker {worker.index} failed: {detail}" + (f" ({tail})" if tail else "")
 
     async def _reap(self) -> None:
         for worker in self._workers:
-            proc = worker.process
-            if proc.stdin is not None:
-                proc.stdin.close()
-            try:
-                await asyncio.wait_for(proc.wait(), STOP_GRACE_S)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-        for task in self._drains:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await worker.handle.close(STOP_GRACE_S)
 
 
-async def start(spec: RunSpec) -> Run:
-    """Spawn the workers, hand each its share and start them together."""
-    workers = []
-    env = dict(os.environ, PYTHONPATH=str(_ROOT))
+async def start(spec: RunSpec, backend: Backend | None = None) -> Run:
+    """Start the workers (local processes unless another backend is given), hand each
+    its share and start them together."""
+    backend = backend or LocalBackend()
+    workers: list[_Worker] = []
     # once for all workers: with a data file it is up to 100 MB of CSV
     spec_json = json.dumps(spec.to_dict(with_data=True))
-    for index in range(spec.workers):
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app.engine.worker_main", cwd=str(_ROOT), env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=2**24)
-        worker = _Worker(index, process)
-        worker.send(f'{{"spec": {spec_json}, "worker": {index}, "workers": {spec.workers}}}')
-        workers.append(worker)
-    run = Run(spec, workers)
     try:
+        for index in range(spec.workers):
+            plan = f'{{"spec": {spec_json}, "worker": {index}, "workers": {spec.workers}}}'
+            workers.append(_Worker(await backend.start_worker(plan, index)))
+        run = Run(spec, workers)
         await run._ready()
     except BaseException:
         for worker in workers:
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
-        await run._reap()
+            worker.handle.kill()
+        await Run(spec, workers)._reap()
         raise
     return run
