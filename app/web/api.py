@@ -201,24 +201,26 @@ async def stop_run(request: web.Request) -> web.Response:
     return _json(_run_json(record) if record else None, 202)
 
 
-def _seconds_query(request: web.Request, *, step: bool
-                   ) -> tuple[int, int | None, int | None] | web.Response:
-    """from, to (inclusive, 1-based seconds; defaults: the whole run) and step."""
-    values, errors = {}, {}
+def parse_window(query, *, step: bool = False
+                 ) -> tuple[int | None, int | None, int | None]:
+    """?from=S&to=S[&step=N]: seconds of a run (1-based, inclusive), each None when not
+    given; SpecError naming each bad one. The API and the pages read windows with it."""
+    values: dict[str, int | None] = {}
+    errors = {}
     for name in ("from", "to", "step") if step else ("from", "to"):
-        raw = request.query.get(name)
-        if raw is None or raw == "":
+        raw = query.get(name, "")
+        if raw == "":
             values[name] = None
-            continue
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_SECOND:
-            errors[name] = f"must be a whole number of seconds from 1 to {MAX_SECOND}"
-        else:
+        elif raw.isascii() and raw.isdigit() and len(raw) <= 12 and 1 <= int(raw) <= MAX_SECOND:
             values[name] = int(raw)
-    if not errors and values["to"] is not None and (values["from"] or 1) > values["to"]:
-        errors["to"] = "must not be before from"
+        else:
+            errors[name] = f"{raw!r} is not a whole number of seconds from 1 to {MAX_SECOND}"
+    lo, hi = values.get("from"), values.get("to")
+    if not errors and lo is not None and hi is not None and lo > hi:
+        errors["to"] = f"{hi} is before from ({lo})"
     if errors:
-        return _errors(errors)
-    return values["from"] or 1, values["to"], values.get("step")
+        raise SpecError(errors)
+    return lo, hi, values.get("step")
 
 
 async def series(request: web.Request) -> web.StreamResponse:
@@ -229,10 +231,11 @@ async def series(request: web.Request) -> web.StreamResponse:
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
         return _errors({"format": "must be json or csv"})
-    query = _seconds_query(request, step=True)
-    if isinstance(query, web.Response):
-        return query
-    lo, hi, step = query
+    try:
+        lo, hi, step = parse_window(request.query, step=True)
+    except SpecError as exc:
+        return _errors(exc.errors)
+    lo = lo or 1
     db = request.app[DB]
     record = await store.get_run(db, run_id)
     if record is None:
@@ -283,10 +286,11 @@ async def _stream_csv(request: web.Request, run_id: int, lo: int, hi: int, step:
 async def window(request: web.Request) -> web.Response:
     """The exact summary of seconds from..to: "p99 after warm-up", "during the spike"."""
     run_id = _run_id(request)
-    query = _seconds_query(request, step=False)
-    if isinstance(query, web.Response):
-        return query
-    lo, hi, _ = query
+    try:
+        lo, hi, _ = parse_window(request.query)
+    except SpecError as exc:
+        return _errors(exc.errors)
+    lo = lo or 1
     db = request.app[DB]
     if await store.get_run(db, run_id) is None:
         return _not_found(run_id)

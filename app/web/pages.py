@@ -26,7 +26,7 @@ from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
 from . import display, form
-from .api import MAX_SECOND, parse_list_query
+from .api import MAX_SECOND, parse_list_query, parse_window
 from .keys import DB, MANAGER, SETTINGS
 from .runs import RunActive
 
@@ -385,23 +385,9 @@ async def compare(request: web.Request) -> web.Response:
 
 
 def _window_query(query: Mapping[str, str]) -> tuple[int, int | None] | None:
-    """?from=S&to=S, the seconds of a run a page shows (1-based, inclusive; no `to`: to
-    the end): (from, to), or None when neither is given. SpecError naming each bad one."""
-    values: dict[str, int | None] = {}
-    errors = {}
-    for name in ("from", "to"):
-        raw = query.get(name, "")
-        if raw == "":
-            values[name] = None
-        elif raw.isascii() and raw.isdigit() and len(raw) <= 12 and 1 <= int(raw) <= MAX_SECOND:
-            values[name] = int(raw)
-        else:
-            errors[name] = f"{raw!r} is not a whole number of seconds from 1 to {MAX_SECOND}"
-    lo, hi = values.get("from"), values.get("to")
-    if not errors and lo is not None and hi is not None and lo > hi:
-        errors["to"] = f"{hi} is before from ({lo})"
-    if errors:
-        raise SpecError(errors)
+    """The seconds of a run a page shows: (from, to), or None when neither is given (the
+    whole run); no `to`: to the end. SpecError naming each bad one."""
+    lo, hi, _ = parse_window(query)
     return None if lo is None and hi is None else (lo or 1, hi)
 
 

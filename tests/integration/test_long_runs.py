@@ -198,7 +198,8 @@ async def test_csv_streams_every_second_or_the_step(long_client):
 
 
 @pytest.mark.parametrize("query, field", [("from=0", "from"), ("to=x", "to"), ("step=-1", "step"),
-                                          ("from=10&to=5", "to"), ("from=99999999999", "from")])
+                                          ("from=10&to=5", "to"), ("from=99999999999", "from"),
+                                          ("from=%C2%B2", "from")])   # a Unicode digit
 async def test_bad_windows_are_400_naming_the_field(long_client, query, field):
     client, run_id, _ = long_client
     for path in ("series", "window"):
