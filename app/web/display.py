@@ -228,3 +228,13 @@ def targets_text(targets: list[Mapping[str, Any]], limit: int = 20) -> str:
     if len(targets) > limit:
         lines.append(f"… and {len(targets) - limit:,} more")
     return "\n".join(lines)
+
+
+def retention(keep_days: float | None, keep_runs: int | None) -> str:
+    """What the dashboard deletes by itself, in words, for the history page."""
+    kept = ([f"runs from the last {keep_days:g} day{'s' if keep_days != 1 else ''}"]
+            if keep_days is not None else [])
+    kept += [f"the {keep_runs} newest run{'s' if keep_runs != 1 else ''}"] if keep_runs else []
+    if not kept:
+        return "every run is kept until deleted; --keep-days and --keep-runs bound it"
+    return "keeping " + " and ".join(kept) + ", with active runs always kept"

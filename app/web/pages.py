@@ -21,6 +21,7 @@ from app.presets import PRESETS, get_preset
 from app.redact import run_view
 from app.spec import METHODS, SpecError, parse_spec
 from app.status import RunStatus
+from app.store import db as store_db
 from app.store import runs as store
 from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
@@ -322,8 +323,11 @@ async def history(request: web.Request) -> web.Response:
     sort, order = query["sort"], "desc" if query["descending"] else "asc"
     pages = max(1, -(-total // PAGE_SIZE))
     params = {"q": text, "status": status, "sort": sort, "order": order}
+    settings = request.app[SETTINGS]
     return await render(request, "runs/index.html", {
         "runs": records, "total": total, "page": page, "pages": pages, "params": params,
+        "db_mb": await store_db.size_bytes(request.app[DB]) / 2**20, "db_path": settings.db_path,
+        "retention": display.retention(settings.keep_days, settings.keep_runs),
         "columns": HISTORY_COLUMNS, "statuses": [s.value for s in RunStatus],
         "query": lambda **changes: _query({**params, "page": page, **changes}),
     })

@@ -83,3 +83,6 @@ async def test_the_dashboard_prunes_at_start(aiohttp_client, settings):
     client = await aiohttp_client(create_app(dataclasses.replace(settings, keep_runs=1)))
     body = await (await client.get("/api/runs")).json()
     assert [r["id"] for r in body["runs"]] == [ids[-1]]
+    page = await (await client.get("/runs")).text()
+    assert f"<code>{settings.db_path}</code>, takes " in page and " MB" in page
+    assert "keeping the 1 newest run, with active runs always kept" in page
