@@ -7,6 +7,7 @@ Exact at every resolution: each point and each window is the merge of its rows
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from app.engine.snapshot import Snapshot, Summary
 
 from . import runs as store
 
-CHUNK_SECONDS = 3600 * 3        # seconds of a series decoded at once (rollups make it cheap)
+ROWS_PER_CHUNK = 500            # rows of a series decoded at once (~40 MB at most)
 
 
 @dataclass
@@ -35,52 +36,64 @@ async def last_second(db: aiosqlite.Connection, run_id: int,
     return max(stored, pending.last) if pending is not None else stored
 
 
-async def resolve(db: aiosqlite.Connection, run_id: int, keys: list[Key],
-                  pending: Pending | None = None) -> dict[Key, Snapshot]:
-    """The Snapshot of each key that has data: a rollup not (yet) stored is merged
-    from its smaller rows; a second never stored is left out."""
-    blobs = dict(pending.rows) if pending is not None else {}
-    wanted = [k for k in keys if k not in blobs]
-    blobs.update(await store.read_rows(db, run_id, wanted))
-    found = {k: decode_record(blobs[k], k[1]) for k in keys if k in blobs}
-    missing = {k: expand(k) for k in keys if k not in blobs and k[0] > 1}
-    if missing:
-        parts = await resolve(db, run_id, [c for cs in missing.values() for c in cs], pending)
-        for key, children in missing.items():
-            present = [parts[c] for c in children if c in parts]
-            if present:
-                found[key] = merged(key[1], present)
+async def _fetch(db: aiosqlite.Connection, run_id: int, keys: list[Key],
+                 pending: Pending | None) -> dict[Key, bytes | list[Key]]:
+    """The stored blob of each key; for a rollup not (yet) stored, its smaller keys,
+    fetched in turn. A second never stored is left out."""
+    held = dict(pending.rows) if pending is not None else {}
+    found: dict[Key, bytes | list[Key]] = {}
+    while keys:
+        blobs = {k: held[k] for k in keys if k in held}
+        blobs.update(await store.read_rows(db, run_id, [k for k in keys if k not in held]))
+        smaller: list[Key] = []
+        for key in keys:
+            if key in blobs:
+                found[key] = blobs[key]
+            elif key[0] > 1:
+                found[key] = expand(key)
+                smaller += found[key]
+        keys = smaller
     return found
 
 
-async def series(db: aiosqlite.Connection, run_id: int, lo: int, hi: int, step: int,
-                 pending: Pending | None = None) -> list[Snapshot]:
-    """One Snapshot per step of [lo, hi] that holds data, each the exact merge of its
-    seconds; `second` is the step's first second, `elapsed_s` the time it covers."""
+def _snapshot(key: Key, found: dict[Key, bytes | list[Key]]) -> Snapshot | None:
+    got = found.get(key)
+    if isinstance(got, list):
+        parts = [p for p in (_snapshot(k, found) for k in got) if p is not None]
+        return merged(key[1], parts) if parts else None
+    return decode_record(got, key[1]) if got is not None else None
+
+
+def _point(first: int, keys: list[Key], found: dict[Key, bytes | list[Key]]
+           ) -> Snapshot | None:
+    parts = [p for p in (_snapshot(k, found) for k in keys) if p is not None]
+    if len(parts) == 1:                  # decoded for this answer: no copy needed
+        return parts[0]
+    return merged(first, parts) if parts else None
+
+
+async def views(db: aiosqlite.Connection, run_id: int, lo: int, hi: int, step: int,
+                pending: Pending | None = None) -> AsyncIterator[list[dict]]:
+    """The view (Snapshot.to_view) of each step of [lo, hi] that holds data, each the
+    exact merge of its seconds (`second`: the step's first; `elapsed_s`: the time it
+    covers), a chunk at a time: at most ROWS_PER_CHUNK rows are decoded at once (a
+    decoded second holds ~80 KB of counts), and decoding runs off the event loop."""
     last = await last_second(db, run_id, pending)
     hi = min(hi, last)
     plan = [(a, cover(a, b, last)) for a, b in buckets(lo, hi, step)] if lo <= hi else []
-    rows = await resolve(db, run_id, [k for _, keys in plan for k in keys], pending)
-    points = []
-    for first, keys in plan:
-        parts = [rows[k] for k in keys if k in rows]
-        if len(parts) == 1:                 # decoded for this answer: no copy needed
-            points.append(parts[0])
-        elif parts:
-            points.append(merged(first, parts))
-    return points
+    at = 0
+    while at < len(plan):
+        chunk, rows = [], 0
+        while at < len(plan) and (not chunk or rows + len(plan[at][1]) <= ROWS_PER_CHUNK):
+            chunk.append(plan[at])
+            rows += len(plan[at][1])
+            at += 1
+        found = await _fetch(db, run_id, [k for _, keys in chunk for k in keys], pending)
 
-
-async def series_chunks(db: aiosqlite.Connection, run_id: int, lo: int, hi: int, step: int,
-                        pending: Pending | None = None) -> AsyncIterator[list[Snapshot]]:
-    """series() a few hundred steps at a time, so that a long answer (a 24-hour CSV, a
-    fine step over hours) never holds more than a chunk's histograms."""
-    per_chunk = max(1, CHUNK_SECONDS // step) * step
-    start = lo
-    while start <= hi:
-        end = min((start - 1) // per_chunk * per_chunk + per_chunk, hi)
-        yield await series(db, run_id, start, end, step, pending)
-        start = end + 1
+        def build(chunk=chunk, found=found) -> list[dict]:
+            points = (_point(first, keys, found) for first, keys in chunk)
+            return [p.to_view() for p in points if p is not None]
+        yield await asyncio.to_thread(build)
 
 
 async def window(db: aiosqlite.Connection, run_id: int, lo: int, hi: int,
@@ -88,8 +101,9 @@ async def window(db: aiosqlite.Connection, run_id: int, lo: int, hi: int,
     """The exact summary of seconds lo..hi (all of them: 1..last)."""
     last = await last_second(db, run_id, pending)
     keys = cover(lo, min(hi, last), last) if lo <= min(hi, last) else []
-    rows = await resolve(db, run_id, keys, pending)
-    return Summary.of(rows[k] for k in keys if k in rows)
+    found = await _fetch(db, run_id, keys, pending)
+    return await asyncio.to_thread(
+        lambda: Summary.of(p for p in (_snapshot(k, found) for k in keys) if p is not None))
 
 
 async def seconds(db: aiosqlite.Connection, run_id: int, lo: int, hi: int,

@@ -253,8 +253,8 @@ async def series(request: web.Request) -> web.StreamResponse:
                                 f"{MAX_POINTS:,} points: use a step of at least "
                                 f"{-(-(hi - lo + 1) // MAX_POINTS)} s, or a narrower from-to "
                                 f"(the CSV export streams any step)"})
-    samples = [p.to_view() async for chunk in timeline.series_chunks(
-        db, run_id, lo, hi, step, pending) for p in chunk]
+    samples = [v async for chunk in timeline.views(db, run_id, lo, hi, step, pending)
+               for v in chunk]
     return _json({"run": _run_json(record), "from": lo, "to": hi, "step": step,
                   "last": last, "samples": samples},
                  headers={"Content-Disposition": f'inline; filename="{name}"'})
@@ -272,13 +272,9 @@ async def _stream_csv(request: web.Request, run_id: int, lo: int, hi: int, step:
         "Content-Disposition": f'attachment; filename="{name}"'})
     await response.prepare(request)
     await response.write(csv_lines([csv_header(codes, classes)]))
-    if step == 1:
-        chunks = timeline.seconds(db, run_id, lo, hi, pending)
-    else:
-        chunks = timeline.series_chunks(db, run_id, lo, hi, step, pending)
-    async for chunk in chunks:
-        await response.write(csv_lines(
-            csv_row(s.to_view(), [str(c) for c in codes], classes) for s in chunk))
+    code_keys = [str(c) for c in codes]
+    async for chunk in timeline.views(db, run_id, lo, hi, step, pending):
+        await response.write(csv_lines(csv_row(view, code_keys, classes) for view in chunk))
     await response.write_eof()
     return response
 

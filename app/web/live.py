@@ -69,8 +69,8 @@ async def history_message(db, run_id: int, upto: int, totals_json: str,
                           pending: timeline.Pending | None = None) -> str:
     """Seconds 1..upto at the default step (empty when upto is 0)."""
     step = default_step(1, max(upto, 1))
-    samples = json.dumps([p.to_view() async for chunk in timeline.series_chunks(
-        db, run_id, 1, upto, step, pending) for p in chunk])
+    samples = json.dumps([v async for chunk in timeline.views(db, run_id, 1, upto, step,
+                                                              pending) for v in chunk])
     return (f'{{"type": "history", "run_id": {int(run_id)}, "step": {step}, '
             f'"samples": {samples}, "totals": {totals_json}}}')
 

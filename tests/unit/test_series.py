@@ -116,8 +116,9 @@ def test_covers_are_small():
 
 
 def test_steps_and_their_defaults():
-    assert default_step(1, 86400) == 60 and default_step(1, 600) == 1
-    assert default_step(1, 2001) == 2 and default_step(1, 10 * 86400) == 600
+    assert default_step(1, 86400) == 60 and default_step(1, 2000) == 1
+    assert default_step(1, 2001) == 60 and default_step(1, 10 * 86400) == 3600
+    assert default_step(1, 400 * 86400) == 18000
     assert buckets(1, 10, 4) == [(1, 4), (5, 8), (9, 10)]
     assert buckets(3, 10, 4) == [(3, 4), (5, 8), (9, 10)]    # aligned: rollups fit
     assert expand((3600, 3601)) == [(60, 3601 + 60 * k) for k in range(60)]
