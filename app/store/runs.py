@@ -177,6 +177,19 @@ async def read_seconds(db: aiosqlite.Connection, run_id: int, lo: int, hi: int,
         at = rows[-1][0] + 1
 
 
+async def get_overview(db: aiosqlite.Connection, run_id: int) -> tuple[int, int, str] | None:
+    """(step, last second, samples JSON) of an ended run's stored overview, if any."""
+    rows = await db.execute_fetchall(
+        "SELECT step, last, samples FROM overviews WHERE run_id = ?", (run_id,))
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+
+async def put_overview(db: aiosqlite.Connection, run_id: int, step: int, last: int,
+                       samples: str) -> None:
+    await db.execute("INSERT OR REPLACE INTO overviews (run_id, step, last, samples)"
+                     " VALUES (?, ?, ?, ?)", (run_id, step, last, samples))
+
+
 async def last_second(db: aiosqlite.Connection, run_id: int) -> int:
     """The run's last stored second (0: none)."""
     rows = await db.execute_fetchall(

@@ -8,13 +8,14 @@ Exact at every resolution: each point and each window is the merge of its rows
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiosqlite
 
 from app.engine.record import decode_record, encode_record
-from app.engine.series import Key, Rollups, buckets, cover, expand, merged
+from app.engine.series import Key, Rollups, buckets, cover, default_step, expand, merged
 from app.engine.snapshot import Snapshot, Summary
 
 from . import runs as store
@@ -118,6 +119,20 @@ async def seconds(db: aiosqlite.Connection, run_id: int, lo: int, hi: int,
                       if k[0] == 1 and max(lo, stored + 1) <= k[1] <= hi)
         if rest:
             yield [decode_record(blob, second) for second, blob in rest]
+
+
+async def overview(db: aiosqlite.Connection, run_id: int) -> tuple[int, int, str]:
+    """(step, last second, samples JSON): an ENDED run's whole series at its default
+    step, computed once and kept (its rows never change again)."""
+    stored = await store.get_overview(db, run_id)
+    if stored is not None:
+        return stored
+    last = await store.last_second(db, run_id)
+    step = default_step(1, max(last, 1))
+    samples = json.dumps([v async for chunk in views(db, run_id, 1, last, step) for v in chunk])
+    if await store.get_run(db, run_id) is not None:        # not deleted meanwhile
+        await store.put_overview(db, run_id, step, last, samples)
+    return step, last, samples
 
 
 def encoded(rows: list[tuple[Key, Snapshot]]) -> list[tuple[int, int, bytes]]:

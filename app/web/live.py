@@ -80,9 +80,11 @@ async def _ended_run_messages(db, run_id: int) -> list[str]:
     if record is None:                          # deleted meanwhile
         return [json.dumps({"type": "done", "run_id": run_id, "status": "deleted",
                             "summary": None, "error": "the run was deleted"})]
-    last = await timeline.last_second(db, run_id)
+    step, _, samples = await timeline.overview(db, run_id)
     status = record.status.value
-    return [await history_message(db, run_id, last, json.dumps(record.summary)),
+    history = (f'{{"type": "history", "run_id": {int(run_id)}, "step": {step}, '
+               f'"samples": {samples}, "totals": {json.dumps(record.summary)}}}')
+    return [history,
             status_message(run_id, status),
             done_message(run_id, status, record.summary, record.error_message)]
 

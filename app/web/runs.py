@@ -31,6 +31,7 @@ from app.status import RunStatus
 from app.store import db as store_db
 from app.engine.series import Rollups
 from app.store import runs as store
+from app.store import series as timeline
 from app.store.series import Pending, encoded
 
 from .hub import Hub, done_message, snapshot_message, status_message
@@ -92,6 +93,7 @@ class RunManager:
         self._closing = False
         # ends the database refused (full, read-only): their rows still say running
         self._unstored: dict[int, _End] = {}
+        self._tasks: set[asyncio.Task] = set()
         self._retry: asyncio.Task | None = None
 
     # -- what the handlers ask -------------------------------------------------------
@@ -187,6 +189,9 @@ class RunManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self._last_try_for_unstored_ends()
+        for task in list(self._tasks):      # an overview not kept yet is made on demand
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- the background task -----------------------------------------------------------
 
@@ -289,6 +294,8 @@ class RunManager:
         end = _End(status, summary, error)
         try:
             await self._store_end(state.run_id, end)
+            if state.engine_run is not None:       # it has rows: its page's series, once
+                self._background(timeline.overview(self._db, state.run_id))
         except sqlite3.Error as exc:
             problem = await store_db.storage_error(
                 self._db, exc, f"the end of run #{state.run_id} could not be stored")
@@ -304,6 +311,17 @@ class RunManager:
         self._live.pop(state.run_id, None)
         if self._current == state.run_id:
             self._current = None
+
+    def _background(self, work) -> None:
+        """Work nobody waits for (a failure is logged): kept referenced until done."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+
+        def done(task: asyncio.Task) -> None:
+            self._tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("background work failed", exc_info=task.exception())
+        task.add_done_callback(done)
 
     async def _store_end(self, run_id: int, end: _End) -> None:
         await store.finish_run(self._db, run_id, end.status, end.summary, end.error)

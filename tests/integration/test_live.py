@@ -10,7 +10,7 @@ import pytest
 
 from app.web.app import create_app
 from app.web.hub import status_message
-from app.web.keys import HUB, MANAGER
+from app.web.keys import DB, HUB, MANAGER
 from tests.conftest import wait_for_status
 
 FINAL = {"finished", "stopped", "failed"}
@@ -95,6 +95,11 @@ async def test_a_finished_run_is_replayed_then_done(client, target_url):
     assert messages[-1]["summary"] == finished["summary"]
     assert messages[0]["totals"] == finished["summary"]
     assert sum(s["completed"] for s in samples_of(messages)) == 40
+    # its whole series was kept when it ended (or by the replay above): pages read it once
+    from app.store import runs as store
+    async with asyncio.timeout(10):
+        while await store.get_overview(client.server.app[DB], run["id"]) is None:
+            await asyncio.sleep(0.05)
 
 
 async def test_a_late_joiner_gets_the_older_seconds_from_the_store(client, target_url,

@@ -20,6 +20,7 @@ from app.store import runs as store
 from app.store import series as timeline
 from app.store.db import open_db
 from app.web.app import create_app
+from app.web.keys import DB
 
 
 def a_second(n: int, rng: random.Random, *, requests: int = 40) -> Snapshot:
@@ -221,3 +222,19 @@ async def test_a_json_series_of_too_many_points_says_which_step_would_do(long_cl
     assert (await client.get(f"/api/runs/{run_id}/series?step=73")).status == 200
     csv = await client.get(f"/api/runs/{run_id}/series?format=csv&step=1")
     assert csv.status == 200 and len((await csv.text()).splitlines()) == 7291
+
+
+async def test_an_ended_runs_whole_series_is_kept_once_computed(long_client):
+    client, run_id, snaps = long_client
+    db = client.server.app[DB]
+    assert await store.get_overview(db, run_id) is None
+    first = await (await client.get(f"/api/runs/{run_id}/series")).json()
+    step, last, samples = await store.get_overview(db, run_id)
+    assert (step, last) == (60, len(snaps)) and json.loads(samples) == first["samples"]
+    again = await (await client.get(f"/api/runs/{run_id}/series")).json()
+    assert again == first
+    explicit = await (await client.get(f"/api/runs/{run_id}/series?step=60")).json()
+    assert explicit["samples"] == first["samples"]          # the same numbers, computed
+    async with client.ws_connect(f"/api/runs/{run_id}/ws") as ws:
+        history = json.loads((await ws.receive(timeout=10)).data)
+    assert history["type"] == "history" and history["samples"] == first["samples"]
