@@ -235,22 +235,23 @@ async def series(request: web.Request) -> web.StreamResponse:
         lo, hi, step = parse_window(request.query, step=True)
     except SpecError as exc:
         return _errors(exc.errors)
-    whole = lo is None and hi is None and step is None
     lo = lo or 1
     db = request.app[DB]
     record = await store.get_run(db, run_id)
     if record is None:
         return _not_found(run_id)
     pending = request.app[MANAGER].pending(run_id)
+    last = await timeline.last_second(db, run_id, pending)
     disposition = {"Content-Disposition": f'inline; filename="stampede-run-{run_id}.{fmt}"'}
-    if fmt == "json" and whole and pending is None and not record.status.active:
-        # an ended run's whole series, as its page first draws it: kept once computed
+    if (fmt == "json" and pending is None and not record.status.active and lo == 1
+            and (hi is None or hi >= last) and step in (None, default_step(1, max(last, 1)))):
+        # an ended run's whole series at its default step, as its page and the compare
+        # page draw it: kept once computed
         step, last, samples = await timeline.overview(db, run_id)
         head = json.dumps({"run": _run_json(record), "from": 1, "to": last, "step": step,
                            "last": last})
         return web.Response(text=f'{head[:-1]}, "samples": {samples}}}',
                             content_type="application/json", headers=disposition)
-    last = await timeline.last_second(db, run_id, pending)
     hi = last if hi is None else min(hi, last)
     # the file name is the server's, the same for both formats; JSON stays viewable in a tab
     name = f"stampede-run-{run_id}.{fmt}"
