@@ -67,9 +67,11 @@ async def finished_run(client, target_url: str) -> tuple[dict, list]:
 
 async def a_long_run_under_way(client, target_url: str) -> int:
     """A 30 s run, two seconds in (the first is stored by then: the writer is idle at once).
-    50 in flight: a second's latencies fill a few KiB of histogram, so a full page shows soon."""
-    response = await client.post("/api/runs", json=spec(
-        target_url, duration="30s", concurrency=50, name="during"))
+    50 in flight over 200 endpoint names: a second's record (a histogram per name) is
+    past what a 64 KiB page holds inline, so every second needs a new page."""
+    targets = [{"url": f"{target_url}e{k}/{{i}}", "name": f"e{k}"} for k in range(200)]
+    response = await client.post("/api/runs", json={
+        "targets": targets, "duration": "30s", "concurrency": 50, "name": "during"})
     assert response.status == 201
     run_id = (await response.json())["id"]
     manager = client.server.app[MANAGER]
@@ -204,15 +206,19 @@ async def test_bench_on_a_full_disk_stops_and_exits_1_with_the_message_not_a_tra
     disk, kept = tmp_path / "disk", tmp_path / "kept"
     disk.mkdir()
     kept.mkdir()
-    # the database, its WAL index (32 KiB) and the WAL share 128 KiB: a second or two fit
-    script = ('mount -t tmpfs -o size=128k tmpfs "$1" || exit 99\n'
-              '"$3" run.py bench "$4{i}" -z 30s -c 5 --save --db "$1/runs.sqlite" --json\n'
+    # the database (64 KiB pages), its WAL index and the WAL share 3 MiB: some seconds fit
+    script = ('mount -t tmpfs -o size=3m tmpfs "$1" || exit 99\n'
+              '"$3" run.py bench --targets "$4" -z 30s -c 5 --save --db "$1/runs.sqlite" --json\n'
               'code=$?\ncp "$1"/runs.sqlite* "$2"/\nexit $code')
+    # 200 endpoint names: a second's record (a histogram each) takes pages of its own
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text("".join(json.dumps({"url": f"{target_url}e{k}/{{i}}", "name": f"e{k}"})
+                               + "\n" for k in range(200)))
     proc = await asyncio.create_subprocess_exec(
-        *shell, script, "sh", str(disk), str(kept), sys.executable, target_url, cwd=ROOT,
+        *shell, script, "sh", str(disk), str(kept), sys.executable, str(targets), cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 25)     # the run was stopped early
+    out, err = await asyncio.wait_for(proc.communicate(), 45)     # the run was stopped early
     out, err = out.decode(), err.decode()
     assert proc.returncode == 1, err
     assert "Traceback" not in err
@@ -221,7 +227,7 @@ async def test_bench_on_a_full_disk_stops_and_exits_1_with_the_message_not_a_tra
     assert f"could not be stored in {disk}/runs.sqlite " in message and "free disk space" in message
     result = json.loads(out)
     assert result["outcome"] == "failed" and result["error"] == message.removeprefix("error: ")
-    assert result["duration_s"] < 15
+    assert result["duration_s"] < 27                  # of 30
 
     # the run's row is honest: failed with the message or, if the end found no room either,
     # left running, which a dashboard's start turns into interrupted (as the message says)

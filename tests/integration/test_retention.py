@@ -6,6 +6,8 @@ import dataclasses
 import os
 import sqlite3
 
+import numpy as np
+
 from app.engine.record import encode_record
 from app.engine.snapshot import Snapshot
 from app.status import RunStatus
@@ -51,9 +53,11 @@ async def test_deleting_a_run_frees_its_space(tmp_path):
     db = await open_db(path)
     try:
         assert (await db.execute_fetchall("PRAGMA auto_vacuum"))[0][0] == 2   # incremental
+        assert (await db.execute_fetchall("PRAGMA page_size"))[0][0] == 65536
+        assert (await db.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
         run = (await ended_runs(db, 1))[0]
         snap = Snapshot(second=1, elapsed_s=1.0)
-        snap.latency.record_ns(list(range(1_000_000, 200_000_000, 9_000)))
+        snap.latency.record_ns(np.random.default_rng(1).integers(1_000_000, 200_000_000, 20_000))
         blob = encode_record(snap)
         await store.append_rows(db, run, [(1, s, blob) for s in range(1, 3001)])
         before = await size_bytes(db)
@@ -73,7 +77,10 @@ async def test_an_existing_file_is_switched_to_incremental_vacuum(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA auto_vacuum").fetchone()[0] == 0
     db = await open_db(path)
     await db.close()
-    assert sqlite3.connect(path).execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    plain = sqlite3.connect(path)
+    assert plain.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    assert plain.execute("PRAGMA page_size").fetchone()[0] == 65536
+    assert plain.execute("SELECT name FROM sqlite_master WHERE name = 'leftover'").fetchone()
 
 
 async def test_the_dashboard_prunes_at_start(aiohttp_client, settings):
