@@ -208,7 +208,7 @@ class Seconds:
 
 
 async def write_run(path: str, seconds: int, rate: int, endpoints: int, pool: int,
-                    seed: int) -> dict:
+                    seed: int, closed: bool = False) -> dict:
     before = os.path.getsize(path) if os.path.exists(path) else 0
     targets = [{"name": f"GET /api/e{k}", "method": "GET",
                 "url": f"http://127.0.0.1:8080/api/e{k}?id={{i}}"} for k in range(endpoints)]
@@ -231,6 +231,8 @@ async def write_run(path: str, seconds: int, rate: int, endpoints: int, pool: in
         rollups, summary, batch = Rollups(), Summary(), []
         for t in range(1, seconds + 1):
             snap = source.at(t)
+            if closed:          # the closed model: no wait for a slot, service = latency
+                snap.service = snap.latency.copy()
             summary.add(snap)
             batch += encoded(rollups.add(snap))
             if len(batch) >= BATCH_ROWS:
@@ -260,6 +262,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--append", action="store_true",
                         help="add the run to an existing database (a second run to compare)")
+    parser.add_argument("--closed", action="store_true",
+                        help="the closed model: service time equals latency (stored once)")
     args = parser.parse_args()
     if args.seconds < 1 or args.rate < 1 or args.endpoints < 0 or args.pool < 0:
         parser.error("--seconds and --rate must be positive, --endpoints and --pool not negative")
@@ -271,7 +275,7 @@ def main() -> None:
     if args.append and not Path(args.db).exists():
         parser.error(f"--append: {args.db} does not exist")
     print(json.dumps(asyncio.run(write_run(args.db, args.seconds, args.rate, args.endpoints,
-                                           args.pool, args.seed))))
+                                           args.pool, args.seed, args.closed))))
 
 
 if __name__ == "__main__":

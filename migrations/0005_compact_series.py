@@ -32,14 +32,18 @@ _OLD_DEFAULTS = {"elapsed_s": 1.0, "started": 0, "completed": 0, "ok": 0, "faile
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
+    # A rowid table, not WITHOUT ROWID: rows come in key order, and SQLite fills the
+    # pages of an appended rowid table whole, where an index b-tree's splits leave them
+    # half empty (5.7 KB a second on disk for a 4.6 KB record, measured); the key is a
+    # small index of its own.
     await db.execute("""
         CREATE TABLE series (
             run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
             span   INTEGER NOT NULL,      -- seconds merged in the row: 1, 60 or 3600
             start  INTEGER NOT NULL,      -- its first second, 1-based; (start - 1) % span = 0
-            record BLOB NOT NULL,         -- app/engine/record.py: exact, compressed
-            PRIMARY KEY (run_id, span, start)
-        ) WITHOUT ROWID""")
+            record BLOB NOT NULL          -- app/engine/record.py: exact, compressed
+        )""")
+    await db.execute("CREATE UNIQUE INDEX series_key ON series (run_id, span, start)")
     run_ids = [row[0] for row in await db.execute_fetchall(
         "SELECT DISTINCT run_id FROM samples ORDER BY run_id")]
     for run_id in run_ids:
