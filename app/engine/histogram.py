@@ -335,22 +335,27 @@ def uvarint(n: int) -> bytes:
     return bytes(out)
 
 
+def read_uvarint(b, pos: int, what: str) -> tuple[int, int]:
+    """The unsigned varint at b[pos] (bytes or a list of ints), and the position after it;
+    ValueError naming `what` when b ends first or the number runs past 133 bits."""
+    value = shift = 0
+    for _ in range(_HEAD_VARINT_MAX):
+        if pos >= len(b):
+            raise ValueError(f"{what}: truncated")
+        byte = b[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+    raise ValueError(f"{what}: a number too long")
+
+
 def _read_header(b: list[int]) -> tuple[list[int], int]:
     """The five unsigned varints at the start of b, and how many bytes they took."""
     out, pos = [], 0
     for _ in range(5):
-        value = shift = 0
-        for _ in range(_HEAD_VARINT_MAX):
-            if pos >= len(b):
-                raise ValueError("Histogram.from_bytes: truncated header")
-            byte = b[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        else:
-            raise ValueError("Histogram.from_bytes: header number too long")
+        value, pos = read_uvarint(b, pos, "Histogram.from_bytes: header")
         out.append(value)
     return out, pos
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections import Counter
-from .histogram import Histogram, uvarint
+from .histogram import Histogram, read_uvarint, uvarint
 from .snapshot import EndpointStats, Health, Snapshot
 
 _LEVEL = 6          # level 1 made a 20,000-request second ~15 % larger, for ~40 µs less
@@ -89,14 +89,7 @@ def _framed(data: bytes) -> bytes:
 def _unframed(raw: bytes) -> list[memoryview]:
     view, chunks, at = memoryview(raw), [], 0
     while at < len(raw):
-        n = shift = 0
-        while True:
-            byte = raw[at]
-            at += 1
-            n |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+        n, at = read_uvarint(raw, at, "a record's part length")
         if at + n > len(raw):
             raise RecordError("a record ends inside one of its parts")
         chunks.append(view[at:at + n])
