@@ -30,7 +30,7 @@ from .runs import RunActive
 
 MAX_LIMIT = 200
 MAX_SECOND = 10 * 366 * 86400       # ten years of seconds: past any run, within SQLite's int
-MAX_POINTS = 20_000                 # a JSON series answer (~12 MB); the CSV streams any number
+MAX_ANSWER_POINTS = 20_000   # a JSON series answer (~12 MB; the default step keeps 2,000: engine/series.py)
 DEFAULT_LIMIT = 50
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
 # and the workload's text inputs (a targets file's text and format, the data CSV's text)
@@ -258,10 +258,10 @@ async def series(request: web.Request) -> web.StreamResponse:
     if fmt == "csv":
         return await _stream_csv(request, run_id, lo, hi, step or 1, pending, name)
     step = step or default_step(lo, hi)
-    if (hi - lo) // step + 1 > MAX_POINTS:
+    if (hi - lo) // step + 1 > MAX_ANSWER_POINTS:
         return _errors({"step": f"{step} s over seconds {lo}-{hi} gives more than "
-                                f"{MAX_POINTS:,} points: use a step of at least "
-                                f"{-(-(hi - lo + 1) // MAX_POINTS)} s, or a narrower from-to "
+                                f"{MAX_ANSWER_POINTS:,} points: use a step of at least "
+                                f"{-(-(hi - lo + 1) // MAX_ANSWER_POINTS)} s, or a narrower from-to "
                                 f"(the CSV export streams any step)"})
     samples = [v async for chunk in timeline.views(db, run_id, lo, hi, step, pending)
                for v in chunk]

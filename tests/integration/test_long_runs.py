@@ -214,7 +214,7 @@ async def test_bad_windows_are_400_naming_the_field(long_client, query, field):
 async def test_a_json_series_of_too_many_points_says_which_step_would_do(long_client,
                                                                           monkeypatch):
     client, run_id, _ = long_client
-    monkeypatch.setattr("app.web.api.MAX_POINTS", 100)
+    monkeypatch.setattr("app.web.api.MAX_ANSWER_POINTS", 100)
     response = await client.get(f"/api/runs/{run_id}/series?step=30&from=2&to=7290")
     assert response.status == 400
     message = (await response.json())["errors"]["step"]
