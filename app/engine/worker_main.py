@@ -1,8 +1,10 @@
 """A worker's main loop: `python -m app.engine.worker_main`.
 
-It reads its plan and commands from stdin and writes its frames to stdout
-(protocol.py), runs its share of the requests with the spec's engine, and sends a
-snapshot each second. Anything a library prints goes to stderr.
+`serve_worker` runs one worker's share of the requests with the spec's engine and sends a
+snapshot each second, whatever carries its commands and frames. As a local process
+(`main`), it reads its plan and commands from stdin and writes its frames to stdout
+(protocol.py), and anything a library prints goes to stderr; in a Ray actor
+(backends/ray.py), actor calls and a streaming generator carry them.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from app.spec import Engine, RunSpec, parse_spec
@@ -36,29 +39,40 @@ def engine_for(spec: RunSpec):
     return module.run
 
 
-async def _read_commands(stdin: asyncio.StreamReader, go: asyncio.Future, stopping: asyncio.Event) -> None:
+class Control:
+    """What the owner tells a worker, whatever carries it (a pipe, a Ray actor call): when
+    to start (`go`, on this host's monotonic clock; None: never) and when to stop."""
+
+    def __init__(self) -> None:
+        self.go: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.stopping = asyncio.Event()
+
+    def start_at(self, start_ns: int | None) -> None:
+        if not self.go.done():
+            self.go.set_result(start_ns)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.start_at(None)
+
+
+async def _read_commands(stdin: asyncio.StreamReader, control: Control) -> None:
     while line := await stdin.readline():
         if line.strip() == b"stop":
             break
-        if not go.done():
-            go.set_result(json.loads(line)["go"])
-    stopping.set()
-    if not go.done():
-        go.set_result(None)
+        control.start_at(json.loads(line)["go"])
+    control.stop()
 
 
-async def serve_worker(plan_msg: dict[str, Any], out: BinaryIO) -> None:
-    loop = asyncio.get_running_loop()
+async def serve_worker(plan_msg: dict[str, Any], control: Control,
+                       send: Callable[[tuple[Any, ...]], None]) -> None:
+    """Run one worker's share: says ("ready",) once its plan is parsed, waits for the go,
+    then sends ("snapshot", Snapshot) once a second until its engine is done."""
     spec = parse_spec(plan_msg["spec"])
     plan_msg["spec"].pop("data_csv", None)   # parsed: the text copy of a big file can go
     run_engine = engine_for(spec)
-    stdin = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
-    stopping = asyncio.Event()
-    go: asyncio.Future = loop.create_future()
-    commands = asyncio.create_task(_read_commands(stdin, go, stopping))
-    out.write(encode_frame(("ready",)))
-    start_ns = await go
+    send(("ready",))
+    start_ns = await control.go
     if start_ns is None:
         return
     plan = WorkerPlan(spec, plan_msg["worker"], plan_msg["workers"], start_ns)
@@ -66,15 +80,26 @@ async def serve_worker(plan_msg: dict[str, Any], out: BinaryIO) -> None:
     # per-endpoint statistics cost an append per request: only where there is more than one
     recorder = EndpointRecorder(names) if len(names) > 1 else Recorder()
     probe = HealthProbe()
-    ticks = _Ticks(start_ns, recorder, probe, out)
+    ticks = _Ticks(start_ns, recorder, probe, send)
     background = [asyncio.create_task(ticks.run()), asyncio.create_task(probe.watch_loop_lag())]
     try:
-        await run_engine(plan, recorder, stopping)
+        await run_engine(plan, recorder, control.stopping)
     finally:
         for task in background:
             task.cancel()
-        commands.cancel()
     ticks.finish()
+
+
+async def _serve_pipe(plan_msg: dict[str, Any], out: BinaryIO) -> None:
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    control = Control()
+    commands = asyncio.create_task(_read_commands(stdin, control))
+    try:
+        await serve_worker(plan_msg, control, lambda msg: out.write(encode_frame(msg)))
+    finally:
+        commands.cancel()
 
 
 class _Ticks:
@@ -86,8 +111,9 @@ class _Ticks:
     shorter than FOLD_NS is one short sample: there is nothing to fold it into.
     """
 
-    def __init__(self, start_ns: int, recorder: Recorder, probe: HealthProbe, out: BinaryIO):
-        self.start_ns, self.recorder, self.probe, self.out = start_ns, recorder, probe, out
+    def __init__(self, start_ns: int, recorder: Recorder, probe: HealthProbe,
+                 send: Callable[[tuple[Any, ...]], None]):
+        self.start_ns, self.recorder, self.probe, self.send = start_ns, recorder, probe, send
         self.second = 0
         self.last_tick = start_ns
         self.held: Snapshot | None = None
@@ -99,7 +125,7 @@ class _Ticks:
         return self.recorder.snapshot(self.second, elapsed, self.probe.sample())
 
     def _send(self, snap: Snapshot) -> None:
-        self.out.write(encode_frame(("snapshot", snap)))
+        self.send(("snapshot", snap))
 
     async def run(self) -> None:
         while True:
@@ -135,7 +161,7 @@ def main() -> None:
     try:
         plan_msg = json.loads(sys.stdin.buffer.readline())
         import uvloop
-        uvloop.run(serve_worker(plan_msg, out))
+        uvloop.run(_serve_pipe(plan_msg, out))
         out.write(encode_frame(("done", None)))
     except BrokenPipeError:
         pass
