@@ -168,7 +168,7 @@ async def _bench(spec: RunSpec, args: argparse.Namespace) -> tuple[dict[str, Any
             progress.clear()
         if saver:
             await saver.close(run)
-    result = run.summary.to_dict()
+    result = run.result()
     result["outcome"] = run.outcome.value if run.outcome else Outcome.FAILED.value
     if run.error:
         result["error"] = run.error
@@ -223,7 +223,7 @@ class _Saver:
         status = RunStatus(run.outcome.value) if run.outcome else RunStatus.FAILED
         if self.failure:
             status = RunStatus.FAILED
-        await self._finish(status, run.summary.to_dict(), self.failure or run.error)
+        await self._finish(status, run.result(), self.failure or run.error)
 
     async def close_failed(self, error: str) -> None:
         await self._finish(RunStatus.FAILED, None, error)

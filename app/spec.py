@@ -152,8 +152,12 @@ def hard_fd_limit() -> int:
     return hard if hard != resource.RLIM_INFINITY else 1 << 20
 
 
-def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSpec:
-    """Validate loosely typed input; raise SpecError naming every bad field."""
+def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None,
+               cpus: int | None = None) -> RunSpec:
+    """Validate loosely typed input; raise SpecError naming every bad field.
+
+    `cpus`: the CPUs the run's workers can use (a Ray cluster's), if not this machine's:
+    what `workers: auto` means, and a limit on workers above MAX_WORKERS."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
 
@@ -185,7 +189,7 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None) -> RunSp
     field("rate", _rate, None)
     field("stages", _stages, ())
     field("engine", _engine, Engine.AIOHTTP)
-    field("workers", _workers, 1)
+    field("workers", lambda raw: _workers(raw, cpus), 1)
     field("timeout", parse_duration, 30.0)
     field("connect_timeout", parse_duration, 10.0)
     field("keepalive", _bool, True)
@@ -451,12 +455,13 @@ def _engine(raw: Any) -> Engine:
         raise ValueError(f"must be one of {', '.join(e.value for e in Engine)}") from None
 
 
-def _workers(raw: Any) -> int:
+def _workers(raw: Any, cpus: int | None) -> int:
     if str(raw).strip().lower() == "auto":
-        return os.cpu_count() or 1
+        return cpus or os.cpu_count() or 1
     value = _positive_int(raw)
-    if value > MAX_WORKERS:
-        raise ValueError(f"at most {MAX_WORKERS}")
+    limit = max(MAX_WORKERS, cpus or 0)
+    if value > limit:
+        raise ValueError(f"at most {limit}" + (" (the cluster's CPUs)" if limit > MAX_WORKERS else ""))
     return value
 
 

@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from enum import Enum
 
 from app.spec import RunSpec
 
 from .backends import Backend, WorkerHandle
 from .backends.local import LocalBackend
+from .merge import Merger
+from .nodes import NodeBoard
 from .plan import now_ns as _now_ns
 from .snapshot import Snapshot, Summary
 
 READY_TIMEOUT_S = 60.0
 START_MARGIN_NS = 100_000_000      # workers start together, this long after the last is ready
 STOP_GRACE_S = 5.0
+TICK_S = 0.25                      # how often the owner looks for late and lost workers
+WAITING_SHOWN_NS = 1_500_000_000   # a second incomplete this long after its end is shown
+MAX_BEHIND_S = 30                  # a live worker this many seconds behind is lost
 
 
 class Outcome(str, Enum):
@@ -34,37 +40,49 @@ class Outcome(str, Enum):
 
 
 class _Worker:
-    """The owner's view of one worker: its handle (backends/), and how far it got."""
+    """The owner's view of one worker: its handle (backends/), and how it ended."""
 
     def __init__(self, handle: WorkerHandle):
         self.handle = handle
         self.index = handle.index
-        self.last_second = 0
         self.done = False
-        self.failure: str | None = None
+        self.failure: str | None = None     # it failed: the run fails
+        self.lost: str | None = None        # its node or process went away: the run goes on
 
     def send(self, line: str) -> None:
         self.handle.send(line)
 
 
 class Run:
-    def __init__(self, spec: RunSpec, workers: list[_Worker]):
+    def __init__(self, spec: RunSpec, workers: list[_Worker], backend_name: str = "local"):
         self.spec = spec
         self.summary = Summary()
         self.outcome: Outcome | None = None
         self.error: str | None = None
+        self.backend = backend_name
         self._workers = workers
         self._stop_requested = False
         self.start_ns = 0      # the monotonic instant second 0 begins at, once workers are ready
+        self.nodes = NodeBoard({})             # once the workers are ready: where they run
+        self.lost_workers: list[dict] = []
+        # live views may listen: a second still waiting for a late share (shown, then
+        # corrected by the complete one), and a worker lost (an event on the run page)
+        self.on_waiting: Callable[[Snapshot, list[int]], None] | None = None
+        self.on_lost: Callable[[dict], None] | None = None
 
     async def _ready(self) -> None:
         for worker in self._workers:
             msg = await asyncio.wait_for(worker.handle.receive(), READY_TIMEOUT_S)
             if msg is None or msg[0] != "ready":
                 raise RuntimeError(self._describe_failure(worker, msg))
-        self.start_ns = _now_ns() + START_MARGIN_NS
+        # one instant for all: on this host's monotonic clock for local workers, and on
+        # the wall clock for workers on other hosts (NTP-synced: backends/ray.py)
+        self.nodes = NodeBoard({w.index: w.handle.place for w in self._workers})
+        margin = max(START_MARGIN_NS, *(w.handle.start_margin_ns for w in self._workers))
+        self.start_ns = _now_ns() + margin
+        go = json.dumps({"go": self.start_ns, "wall": time.time_ns() + margin})
         for worker in self._workers:
-            worker.send(json.dumps({"go": self.start_ns}))
+            worker.send(go)
 
     def stop(self) -> None:
         """Ask every worker to stop; the iteration then ends after their last snapshot."""
@@ -72,26 +90,40 @@ class Run:
         for worker in self._workers:
             worker.send("stop")
 
+    def result(self) -> dict:
+        """The summary as stored and printed: the merged totals, with where they came
+        from (the backend, per node) and the workers lost on the way."""
+        out = self.summary.to_dict()
+        out["backend"] = self.backend
+        out["nodes"] = self.nodes.summary()
+        out["lost_workers"] = list(self.lost_workers)
+        skews = {str(w.index): w.handle.skew_ms for w in self._workers
+                 if w.handle.skew_ms is not None}
+        if skews:
+            out["clock_skew_ms"] = skews
+        return out
+
     async def __aiter__(self) -> AsyncIterator[Snapshot]:
         messages: asyncio.Queue = asyncio.Queue()
         readers = [asyncio.ensure_future(self._pump(w, messages)) for w in self._workers]
-        pending: dict[int, Snapshot] = {}
-        emitted = 0
+        merger = Merger(len(self._workers))
+        shown_waiting = 0
         try:
-            while not all(w.done for w in self._workers) or pending:
-                if not all(w.done for w in self._workers):
-                    worker, msg = await messages.get()
-                    self._handle(worker, msg, pending)
-                # second k is complete once every worker has reported it or has finished
-                while pending:
-                    k = emitted + 1
-                    if not all(w.done or w.last_second >= k for w in self._workers):
-                        break
-                    snap = pending.pop(k, None)
-                    emitted = k
-                    if snap is not None:
-                        self.summary.add(snap)
-                        yield snap
+            while not all(w.done for w in self._workers):
+                try:
+                    worker, msg = await asyncio.wait_for(messages.get(), TICK_S)
+                except asyncio.TimeoutError:
+                    worker, msg = None, None
+                ready = [] if worker is None else self._handle(worker, msg, merger)
+                ready += self._drop_stragglers(merger)
+                for snap in ready:
+                    self.summary.add(snap)
+                    yield snap
+                waiting = merger.waiting()
+                if waiting and waiting[1] and self.on_waiting and shown_waiting < waiting[0].second \
+                        and _now_ns() > self._second_end_ns(waiting[0].second) + WAITING_SHOWN_NS:
+                    shown_waiting = waiting[0].second
+                    self.on_waiting(*waiting)
         finally:
             for task in readers:
                 task.cancel()
@@ -99,28 +131,59 @@ class Run:
         failures = [w.failure for w in self._workers if w.failure]
         if failures:
             self.outcome, self.error = Outcome.FAILED, "; ".join(failures)
+        elif all(w.lost for w in self._workers):
+            self.outcome = Outcome.FAILED
+            self.error = "every worker was lost: " + "; ".join(w.lost or "" for w in self._workers)
         else:
             self.outcome = Outcome.STOPPED if self._stop_requested else Outcome.FINISHED
+
+    def _second_end_ns(self, second: int) -> int:
+        return self.start_ns + second * 1_000_000_000
 
     async def _pump(self, worker: _Worker, messages: asyncio.Queue) -> None:
         while True:
             msg = await worker.handle.receive()
             await messages.put((worker, msg))
-            if msg is None or msg[0] in ("done", "failed"):
+            if msg is None or msg[0] in ("done", "failed", "lost"):
                 return
 
-    def _handle(self, worker: _Worker, msg, pending: dict[int, Snapshot]) -> None:
+    def _handle(self, worker: _Worker, msg, merger: Merger) -> list[Snapshot]:
+        if worker.done:
+            return []                       # declared lost already: what it still sends is dropped
         if msg is not None and msg[0] == "snapshot":
-            snap: Snapshot = msg[1]
-            worker.last_second = snap.second
-            if snap.second in pending:
-                pending[snap.second].merge(snap)
-            else:
-                pending[snap.second] = snap
-            return
+            self.nodes.add(worker.index, msg[1])
+            return merger.add(worker.index, msg[1])
+        if msg is not None and msg[0] == "lost":
+            return self._lose(worker, msg[1], merger)
         worker.done = True
+        self.nodes.ended(worker.index)
         if msg is None or msg[0] == "failed":
             worker.failure = self._describe_failure(worker, msg)
+        return merger.end(worker.index)
+
+    def _drop_stragglers(self, merger: Merger) -> list[Snapshot]:
+        """A live worker this far behind the others holds every second back: it is
+        lost (and killed), so the run's memory and its live view stay bounded."""
+        ready: list[Snapshot] = []
+        for index, behind in merger.behind().items():
+            if behind > MAX_BEHIND_S:
+                worker = self._workers[index]
+                worker.handle.kill()
+                ready += self._lose(worker, f"sent nothing for {behind} s while the others ran",
+                                    merger)
+        return ready
+
+    def _lose(self, worker: _Worker, detail: str, merger: Merger) -> list[Snapshot]:
+        worker.done = True
+        worker.lost = f"worker {worker.index} lost: {detail}"
+        self.nodes.ended(worker.index)
+        place = worker.handle.place
+        event = {"worker": worker.index, "node": place.node, "host": place.host,
+                 "second": merger.emitted + 1, "detail": detail}
+        self.lost_workers.append(event)
+        if self.on_lost:
+            self.on_lost(event)
+        return merger.end(worker.index)
 
     def _describe_failure(self, worker: _Worker, msg) -> str:
         detail = msg[1] if msg is not None and len(msg) > 1 else "exited unexpectedly"
@@ -128,8 +191,7 @@ class Run:
         return f"worker {worker.index} failed: {detail}" + (f" ({tail})" if tail else "")
 
     async def _reap(self) -> None:
-        for worker in self._workers:
-            await worker.handle.close(STOP_GRACE_S)
+        await asyncio.gather(*(w.handle.close(STOP_GRACE_S) for w in self._workers))
 
 
 async def start(spec: RunSpec, backend: Backend | None = None) -> Run:
@@ -142,8 +204,8 @@ async def start(spec: RunSpec, backend: Backend | None = None) -> Run:
     try:
         for index in range(spec.workers):
             plan = f'{{"spec": {spec_json}, "worker": {index}, "workers": {spec.workers}}}'
-            workers.append(_Worker(await backend.start_worker(plan, index)))
-        run = Run(spec, workers)
+            workers.append(_Worker(await backend.start_worker(plan, index, spec.workers)))
+        run = Run(spec, workers, backend.name)
         await run._ready()
     except BaseException:
         for worker in workers:

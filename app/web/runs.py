@@ -239,20 +239,20 @@ class RunManager:
         try:
             await self._consume(state, run)
         except asyncio.CancelledError:
-            await self._finish(state, RunStatus.STOPPED, run.summary.to_dict(), None)
+            await self._finish(state, RunStatus.STOPPED, run.result(), None)
             raise
         except store_db.StorageError as exc:
             log.error("run #%s: %s", state.run_id, exc)
-            await self._finish(state, RunStatus.FAILED, run.summary.to_dict(),
+            await self._finish(state, RunStatus.FAILED, run.result(),
                                f"{exc}, then start a new run. The run was stopped; the "
                                "seconds stored before are kept.")
             return
         except Exception as exc:
             log.exception("run #%s", state.run_id)
-            await self._finish(state, RunStatus.FAILED, run.summary.to_dict(), str(exc))
+            await self._finish(state, RunStatus.FAILED, run.result(), str(exc))
             return
         status = RunStatus(run.outcome.value) if run.outcome else RunStatus.FAILED
-        await self._finish(state, status, run.summary.to_dict(), run.error)
+        await self._finish(state, status, run.result(), run.error)
 
     async def _consume(self, state: LiveState, run: engine.Run) -> None:
         writer = _RowWriter(self._db, state.run_id, state.pending)

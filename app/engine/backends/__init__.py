@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..nodes import Place
+
 
 class WorkerHandle(Protocol):
     index: int
+    place: Place                # the node it runs on
+    skew_ms: float | None       # its host's clock minus the owner's, measured at start
+    start_margin_ns: int        # how far ahead the common start must be for it to make it
 
     def send(self, line: str) -> None:
         """A command, as one JSON line (or `stop`); never blocks, never raises."""
 
     async def receive(self) -> tuple[Any, ...] | None:
-        """The worker's next message; None once it has ended without saying so."""
+        """The worker's next message; None once it has ended without saying so, or
+        ("lost", why) when its host or process went away (the run goes on without it)."""
 
     def failure_detail(self) -> str:
         """What the worker said on its way down (its last lines of stderr), or ""."""
@@ -30,5 +36,8 @@ class WorkerHandle(Protocol):
 
 
 class Backend(Protocol):
-    async def start_worker(self, plan_json: str, index: int) -> WorkerHandle:
-        """A worker given its plan (`{"spec", "worker", "workers"}`), not started yet."""
+    name: str                   # "local" or "ray"
+
+    async def start_worker(self, plan_json: str, index: int, workers: int) -> WorkerHandle:
+        """Worker `index` of `workers`, given its plan (`{"spec", "worker", "workers"}`),
+        not started yet."""

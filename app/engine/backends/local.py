@@ -7,18 +7,26 @@ import asyncio
 import collections
 import contextlib
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..nodes import Place
 from ..protocol import read_frame
+
+LOCAL = "local"
 
 _ROOT = Path(__file__).resolve().parents[3]
 
 
 class LocalWorker:
+    skew_ms = None              # one host, one clock
+    start_margin_ns = 0
+
     def __init__(self, index: int, process: asyncio.subprocess.Process):
         self.index = index
+        self.place = Place(LOCAL, socket.gethostname())
         self.process = process
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self._drain = asyncio.ensure_future(self._drain_stderr())
@@ -58,7 +66,9 @@ class LocalWorker:
 
 
 class LocalBackend:
-    async def start_worker(self, plan_json: str, index: int) -> LocalWorker:
+    name = LOCAL
+
+    async def start_worker(self, plan_json: str, index: int, workers: int) -> LocalWorker:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "app.engine.worker_main", cwd=str(_ROOT),
             env=dict(os.environ, PYTHONPATH=str(_ROOT)),
