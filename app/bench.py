@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.engine import Outcome, Run, start
+from app.engine.backends import Backend, Cluster, ClusterError, open_cluster
 from app.engine.histogram import Histogram
 from app.engine.limits import port_exhaustion_warning
 from app.engine.series import Rollups
@@ -59,6 +60,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", action="store_true", help="store the run for the dashboard")
     p.add_argument("--db", default="data/stampede.sqlite")
+    add_ray_argument(p)
+
+
+def add_ray_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="run the workers on a Ray cluster: auto, HOST:6379 or "
+                             "ray://HOST:10001 (pip install -r requirements-cluster.txt)")
 
 
 # spec fields that the CLI fills from a flag of another name: errors name the flag
@@ -66,8 +74,8 @@ _FLAGS = {"targets": "--targets", "data_csv": "--data", "data_order": "--data-or
           "requests": "-n", "concurrency": "-c", "duration": "-z", "rate": "-q"}
 
 
-def spec_from_args(args: argparse.Namespace) -> RunSpec:
-    return parse_spec({
+def spec_from_args(args: argparse.Namespace, cpus: int | None = None) -> RunSpec:
+    return parse_spec(cpus=cpus, data={
         "url": args.url, "requests": args.requests, "concurrency": args.concurrency,
         "duration": args.duration, "rate": args.rate, "stages": args.stages,
         "method": args.method, "headers": args.headers, "body": args.body,
@@ -118,7 +126,19 @@ def _check_size(path: Path, limit: int) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        spec = spec_from_args(args)
+        cluster = open_cluster(args.ray)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _main(args, cluster)
+    finally:
+        cluster.close()
+
+
+def _main(args: argparse.Namespace, cluster: Cluster) -> int:
+    try:
+        spec = spec_from_args(args, cluster.cpus())
     except SpecError as exc:
         for field, message in exc.errors.items():
             print(f"error: {_FLAGS.get(field, field)}: {message}", file=sys.stderr)
@@ -128,7 +148,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     import uvloop
     try:
-        result, store_failure = uvloop.run(_bench(spec, args))
+        result, store_failure = uvloop.run(_bench(spec, args, cluster.backend()))
     except store_db.StorageError as exc:      # --save: not even the run's row could be stored
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -139,11 +159,12 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _bench(spec: RunSpec, args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
+async def _bench(spec: RunSpec, args: argparse.Namespace,
+                 backend: Backend) -> tuple[dict[str, Any], str | None]:
     """The run's result, and why it could not all be stored (--save) if it could not."""
     saver = await _Saver.open(args.db, spec) if args.save else None
     try:
-        run = await start(spec)
+        run = await start(spec, backend)
     except BaseException as exc:   # stored runs stay honest: never left "running"
         if saver:
             await saver.close_failed(f"{type(exc).__name__}: {exc}")
@@ -337,5 +358,16 @@ def render_text(r: dict[str, Any], spec: RunSpec) -> str:
         lines += [f"  [{n:,}]\t{cls}: {r['error_samples'].get(cls, '')}"
                   for cls, n in r["error_classes"].items()]
     lines += ["", f"Generator: peak RSS {r['peak_rss_mb']:.1f} MB, CPU {r['cpu_percent']:.0f}% "
-                  f"of one core, max loop lag {r['max_loop_lag_ms']:.1f} ms", ""]
+                  f"of one core, max loop lag {r['max_loop_lag_ms']:.1f} ms"]
+    if r.get("backend") == "ray":
+        skews = r.get("clock_skew_ms", {}).values()
+        lines += ["", "Ray nodes" + (f" (clock skew at start: {min(skews):+.1f} to "
+                                     f"{max(skews):+.1f} ms)" if skews else "") + ":"]
+        lines += [f"  {node[:12]}  {n['host']}: {n['workers']} worker(s), {n['requests']:,} "
+                  f"requests, CPU {n['cpu_percent']:.0f}%, peak RSS {n['peak_rss_mb']:.1f} MB"
+                  for node, n in r["nodes"].items()]
+    for lost in r.get("lost_workers", []):
+        lines.append(f"  lost: worker {lost['worker']} on {lost['host']} ({lost['node'][:12]}) "
+                     f"in second {lost['second']}: {lost['detail']}")
+    lines.append("")
     return "\n".join(lines)

@@ -35,6 +35,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="delete ended runs created more than N days ago")
     parser.add_argument("--keep-runs", type=_positive(int), metavar="N",
                         help="keep only the N newest ended runs")
+    bench.add_ray_argument(parser)
 
 
 def _positive(kind):

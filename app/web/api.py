@@ -24,7 +24,7 @@ from app.store import runs as store
 from app.store.db import StorageError
 from app.store import series as timeline
 
-from .keys import DB, MANAGER, SETTINGS
+from .keys import CLUSTER, DB, MANAGER, SETTINGS
 from .preview import preview as preview_of
 from .runs import RunActive
 
@@ -153,6 +153,12 @@ async def preview(request: web.Request) -> web.Response:
     return _json(await asyncio.to_thread(preview_of, spec))
 
 
+def parse_spec_there(app: web.Application, data: dict[str, Any]) -> RunSpec:
+    """parse_spec for where this dashboard's runs go (`workers: auto` is a Ray cluster's
+    CPUs with --ray). Blocking: call it in a thread."""
+    return parse_spec(data, cpus=app[CLUSTER].cpus())
+
+
 async def _posted_spec(request: web.Request) -> RunSpec | web.Response:
     """The RunSpec a JSON body describes, or the 400 naming every bad or unknown field.
     Parsed in a thread: a 100 MB data file takes seconds, and the event loop carries a
@@ -165,7 +171,7 @@ async def _posted_spec(request: web.Request) -> RunSpec | web.Response:
         return _errors({"body": "must be a JSON object"})
     unknown = {key: "unknown field" for key in data if key not in SPEC_FIELDS}
     try:
-        spec = await asyncio.to_thread(parse_spec, data)
+        spec = await asyncio.to_thread(parse_spec_there, request.app, data)
     except SpecError as exc:
         return _errors({**exc.errors, **unknown})
     return _errors(unknown) if unknown else spec
@@ -385,6 +391,11 @@ async def presets(request: web.Request) -> web.Response:
     target = request.app[SETTINGS].target_url
     return _json({"presets": [{"key": p.key, "title": p.title, "description": p.description,
                                "runs": p.specs(target)} for p in PRESETS]})
+
+
+async def cluster(request: web.Request) -> web.Response:
+    """Where runs go: {"backend": "local"|"ray", "nodes": [{"id", "host", "cpus", "alive"}]}."""
+    return _json(await asyncio.to_thread(request.app[CLUSTER].describe))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -18,6 +18,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from app.engine.backends import Cluster
+from app.engine.backends.local import ThisMachine
 from app.store import db as store_db
 from app.store import runs as store
 from app.store import series as timeline
@@ -26,7 +28,7 @@ from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES
 from . import pages
 from .api import json_errors
 from .hub import Hub
-from .keys import DB, HUB, MANAGER, SETTINGS
+from .keys import CLUSTER, DB, HUB, MANAGER, SETTINGS
 from .routes import add_routes
 from .runs import RunManager
 from .security import setup_security
@@ -41,9 +43,12 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = (MAX_HAR_BYTES + MAX_DATA_BYTES) * 5 // 4
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, cluster: Cluster | None = None) -> web.Application:
+    """`cluster`: where runs go, joined already (serve.py joins a --ray one before the
+    dashboard listens); this machine if None."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
+    app[CLUSTER] = cluster or ThisMachine()
     setup_security(app)                 # first: nothing runs for a request it refuses
     app.middlewares.append(json_errors)
     app.middlewares.append(pages.html_errors)
@@ -119,7 +124,7 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _manager(app: web.Application) -> AsyncIterator[None]:
-    manager = RunManager(app[DB], app[HUB])
+    manager = RunManager(app[DB], app[HUB], app[CLUSTER])
     app[MANAGER] = manager
     yield
     await manager.shutdown()        # already done by _stop_runs unless startup failed later

@@ -78,6 +78,12 @@ def snapshot_message(run_id: int, sample_json: str, totals_json: str) -> str:
             f'"totals": {totals_json}}}')
 
 
+def event_message(run_id: int, kind: str, event: dict) -> str:
+    """Something that happened to a live run (a worker lost), as it happens; the totals
+    that follow list it too (`lost_workers`), so a page that joins later sees it."""
+    return json.dumps({"type": "event", "run_id": run_id, "kind": kind, "event": event})
+
+
 def is_done(message: str) -> bool:
     return message.startswith(_DONE_PREFIX)
 

@@ -27,7 +27,7 @@ from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
 from . import display, form
-from .api import MAX_SECOND, parse_list_query, parse_window
+from .api import MAX_SECOND, parse_list_query, parse_spec_there, parse_window
 from .keys import DB, MANAGER, SETTINGS
 from .runs import RunActive
 
@@ -124,7 +124,7 @@ async def create_run(request: web.Request) -> web.Response:
     try:
         # in a thread: a 100 MB data file takes seconds to parse, and the event loop
         # carries a live run's WebSocket meanwhile
-        spec = await asyncio.to_thread(parse_spec, data)
+        spec = await asyncio.to_thread(parse_spec_there, request.app, data)
     except SpecError as exc:
         errors = {**form.field_errors(exc.errors, values["mode"]), **errors}
     if errors:

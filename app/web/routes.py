@@ -28,4 +28,5 @@ def add_routes(app: web.Application) -> None:
     r.add_post(r"/api/runs/{id:\d+}/stop", api.stop_run, name="api_stop_run")
     r.add_get(r"/api/runs/{id:\d+}/ws", live.run_ws, name="api_ws")
     r.add_get("/api/presets", api.presets, name="api_presets")
+    r.add_get("/api/cluster", api.cluster, name="api_cluster")
     r.add_get("/healthz", api.healthz, name="healthz")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import sqlite3
@@ -26,6 +27,9 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from app import engine
+from app.engine.backends import Cluster
+from app.engine.backends.local import ThisMachine
+from app.engine.snapshot import Snapshot
 from app.spec import RunSpec
 from app.status import RunStatus
 from app.store import db as store_db
@@ -34,7 +38,7 @@ from app.store import runs as store
 from app.store import series as timeline
 from app.store.series import Pending, encoded
 
-from .hub import Hub, done_message, snapshot_message, status_message
+from .hub import Hub, done_message, event_message, snapshot_message, status_message
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 15.0     # a stopped run's workers report their last second well within this
@@ -82,9 +86,10 @@ class _End:
 
 
 class RunManager:
-    def __init__(self, db: aiosqlite.Connection, hub: Hub):
+    def __init__(self, db: aiosqlite.Connection, hub: Hub, cluster: Cluster | None = None):
         self._db = db
         self._hub = hub
+        self._cluster = cluster or ThisMachine()
         self._lock = asyncio.Lock()
         self._queue: deque[tuple[int, RunSpec]] = deque()
         self._live: dict[int, LiveState] = {}
@@ -226,7 +231,7 @@ class RunManager:
             await self._finish(state, RunStatus.STOPPED, None, None)
             return
         try:
-            run = await engine.start(spec)
+            run = await engine.start(spec, self._cluster.backend())
         except asyncio.CancelledError:
             await self._finish(state, RunStatus.STOPPED, None, None)
             raise
@@ -234,6 +239,8 @@ class RunManager:
             await self._finish(state, RunStatus.FAILED, None, f"the run could not start: {exc}")
             return
         state.engine_run = run
+        run.on_waiting = functools.partial(self._show_waiting, state, run)
+        run.on_lost = functools.partial(self._show_lost, state, run)
         if state.stop_requested:
             run.stop()
         try:
@@ -262,10 +269,9 @@ class RunManager:
             async for snap in snapshots:
                 writer.add(encoded(rollups.add(snap)))
                 state.pending.last = snap.second
-                totals = run.summary.to_dict()     # the engine added this second already
                 sample_json = json.dumps(snap.to_view())
                 state.recent.append((snap.second, sample_json))
-                state.totals, state.totals_json = totals, json.dumps(totals)
+                self._update_totals(state, run)     # the engine added this second already
                 self._hub.publish(state.run_id, snapshot_message(
                     state.run_id, sample_json, state.totals_json))
         except BaseException:
@@ -283,6 +289,28 @@ class RunManager:
                 if ending is None:
                     raise
                 log.exception("run #%s: its last rows", state.run_id)
+
+    @staticmethod
+    def _update_totals(state: LiveState, run: engine.Run) -> None:
+        """The totals so far, with where they come from: per node, its last second
+        (`nodes_live`, the health panel's), and the workers lost so far."""
+        totals = run.result()
+        totals["nodes_live"] = run.nodes.view()
+        state.totals, state.totals_json = totals, json.dumps(totals)
+
+    def _show_waiting(self, state: LiveState, run: engine.Run, snap: Snapshot,
+                      missing: list[int]) -> None:
+        """A second still waiting for late workers' shares: shown as it stands, marked
+        partial; the complete second replaces it (same second) when they arrive. It is
+        not kept for replays, nor stored."""
+        view = snap.to_view()
+        view["partial"] = {"missing_workers": missing}
+        self._hub.publish(state.run_id, snapshot_message(
+            state.run_id, json.dumps(view), state.totals_json))
+
+    def _show_lost(self, state: LiveState, run: engine.Run, event: dict) -> None:
+        self._update_totals(state, run)
+        self._hub.publish(state.run_id, event_message(state.run_id, "lost_worker", event))
 
     async def _finish(self, state: LiveState, status: RunStatus, summary: dict | None,
                       error: str | None) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 import psutil
 from aiohttp import web
 
+from app.engine.backends import Cluster, ClusterError, open_cluster
 from app.target import leftover
 from app.target.lifeline import Lifeline
 
@@ -60,32 +61,40 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Settings, bool]:
     return Settings(host=args.host, port=args.port, db_path=args.db, token=token,
                     target_url=f"http://127.0.0.1:{args.target_port}/",
                     start_target=not args.no_target, target_port=args.target_port,
-                    keep_days=args.keep_days, keep_runs=args.keep_runs), generated
+                    keep_days=args.keep_days, keep_runs=args.keep_runs,
+                    ray=getattr(args, "ray", None)), generated
 
 
 def serve(args: argparse.Namespace) -> int:
     settings, generated = settings_from_args(args)
     Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        cluster = open_cluster(settings.ray)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     import uvloop
     try:
-        return uvloop.run(_main(settings, generated))
+        return uvloop.run(_main(settings, generated, cluster))
     except _StartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        cluster.close()
 
 
 class _StartError(Exception):
     pass
 
 
-async def _main(settings: Settings, generated_token: bool) -> int:
+async def _main(settings: Settings, generated_token: bool, cluster: Cluster) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     target = await _start_target(settings, stop) if settings.start_target else None
     try:
-        runner = web.AppRunner(create_app(settings), handle_signals=False, access_log=None,
+        runner = web.AppRunner(create_app(settings, cluster), handle_signals=False, access_log=None,
                                shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()          # opens the database (cleanup contexts)
         try:
@@ -225,6 +234,8 @@ def _announce(settings: Settings, generated_token: bool, target: bool) -> None:
     lines = [f"Stampede dashboard on {url}", f"  database {settings.db_path}"]
     if target:
         lines.append(f"  demo target on {settings.target_url}")
+    if settings.ray:
+        lines.append(f"  runs go to the Ray cluster at {settings.ray}")
     if settings.token:
         lines.append(f"  open {url}?token={settings.token}")
         if generated_token:

@@ -16,3 +16,4 @@ class Settings:
     ws_queue_size: int = 64              # messages a WebSocket client may lag behind before it is dropped
     keep_days: float | None = None       # retention: ended runs older than this are deleted
     keep_runs: int | None = None         # retention: only this many newest ended runs are kept
+    ray: str | None = None               # a Ray cluster's address: runs go there (issue #9)

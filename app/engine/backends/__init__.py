@@ -12,6 +12,10 @@ from typing import Any, Protocol
 from ..nodes import Place
 
 
+class ClusterError(RuntimeError):
+    """The cluster cannot be reached or used: the message says which address and why."""
+
+
 class WorkerHandle(Protocol):
     index: int
     place: Place                # the node it runs on
@@ -41,3 +45,35 @@ class Backend(Protocol):
     async def start_worker(self, plan_json: str, index: int, workers: int) -> WorkerHandle:
         """Worker `index` of `workers`, given its plan (`{"spec", "worker", "workers"}`),
         not started yet."""
+
+
+class Cluster(Protocol):
+    """Where a dashboard's or a bench's runs go: this machine, or a Ray cluster."""
+    name: str
+
+    def backend(self) -> Backend:
+        """What starts a run's workers there."""
+
+    def cpus(self) -> int | None:
+        """The CPUs there, for `workers: auto` (None: this machine's)."""
+
+    def describe(self) -> dict[str, Any]:
+        """`GET /api/cluster`: {"backend", "nodes": [{"id", "host", "cpus", "alive"}]}
+        (may block on the cluster: call it off the event loop)."""
+
+    def close(self) -> None:
+        """Leave it (a Ray driver disconnects; actors it made end with it)."""
+
+
+def open_cluster(address: str | None) -> Cluster:
+    """This machine (address None), or the Ray cluster at `address` (blocking: joins it,
+    or raises ClusterError within seconds when nothing answers there)."""
+    if address is None:
+        from .local import ThisMachine
+        return ThisMachine()
+    try:
+        from .ray import RayCluster
+    except ImportError as exc:
+        raise ClusterError(f"--ray needs Ray: pip install -r requirements-cluster.txt ({exc})") \
+            from None
+    return RayCluster.open(address)

@@ -77,3 +77,21 @@ class LocalBackend:
         worker = LocalWorker(index, process)
         worker.send(plan_json)
         return worker
+
+
+class ThisMachine:
+    """Runs go to local processes: the default, with nothing extra installed."""
+    name = LOCAL
+
+    def backend(self) -> LocalBackend:
+        return LocalBackend()
+
+    def cpus(self) -> int | None:
+        return None
+
+    def describe(self) -> dict:
+        return {"backend": LOCAL, "nodes": [{"id": LOCAL, "host": socket.gethostname(),
+                                             "cpus": os.cpu_count() or 1, "alive": True}]}
+
+    def close(self) -> None:
+        pass

@@ -36,6 +36,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError,
 
 from ..nodes import Place
 from ..plan import now_ns
+from . import ClusterError
 
 CONNECT_TIMEOUT_S = 5.0          # an unreachable cluster is an error this soon, not a hang
 INIT_TIMEOUT_S = 60.0
@@ -43,10 +44,6 @@ CLOCK_ROUNDS = 5
 START_MARGIN_NS = 250_000_000    # the start instant is this far ahead, plus round trips
 
 _APP = Path(__file__).resolve().parents[2]      # the `app` package, shipped to the cluster
-
-
-class ClusterError(RuntimeError):
-    """The cluster cannot be reached or used: the message says which address and why."""
 
 
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
@@ -78,6 +75,31 @@ def connect(address: str) -> None:
                  log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(f"--ray {address}: {exc}") from None
+
+
+class RayCluster:
+    """A Ray cluster this process has joined as a driver."""
+    name = "ray"
+
+    def __init__(self, address: str):
+        self.address = address
+
+    @classmethod
+    def open(cls, address: str) -> RayCluster:
+        connect(address)
+        return cls(address)
+
+    def backend(self) -> RayBackend:
+        return RayBackend()
+
+    def cpus(self) -> int | None:
+        return cluster_cpus()
+
+    def describe(self) -> dict[str, Any]:
+        return {**cluster_view(), "address": self.address}
+
+    def close(self) -> None:
+        ray.shutdown()
 
 
 def cluster_view() -> dict[str, Any]:
