@@ -248,3 +248,42 @@ async def test_a_node_lost_mid_run_is_reported_and_the_run_goes_on(cluster, targ
     assert sum(s.completed for s in seconds) == result["requests"]
     assert sum(Counter(s.status_codes)[200] for s in seconds) == result["status_codes"]["200"]
     wait_no_actors()
+
+
+async def test_the_dashboard_shows_a_lost_node_live_and_keeps_it(cluster, tmp_path, target_url):
+    import aiohttp
+    process, base = _serve(cluster, tmp_path)
+    head = cluster.head_node.node_id
+    removed = None
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/api/runs", json={
+                    "url": target_url + "?delay=0", "duration": "10s", "concurrency": 3,
+                    "workers": 3, "engine": "fast"}) as response:
+                run_id = (await response.json())["id"]
+            events = []
+            async with http.ws_connect(f"{base}/api/runs/{run_id}/ws") as ws:
+                async for message in ws:
+                    msg = json.loads(message.data)
+                    if msg["type"] == "snapshot" and removed is None and msg["sample"]["second"] >= 2:
+                        nodes = [n["id"] for n in msg["totals"]["nodes_live"]]
+                        assert len(nodes) == NODES
+                        removed = next(n for n in cluster.list_all_nodes()
+                                       if n.node_id in nodes and n.node_id != head)
+                        await asyncio.to_thread(cluster.remove_node, removed)
+                    elif msg["type"] == "event":
+                        events.append(msg)
+                    elif msg["type"] == "done":
+                        done = msg
+                        break
+        assert [(e["kind"], e["event"]["node"]) for e in events] == \
+            [("lost_worker", removed.node_id)]
+        assert done["status"] == "finished"
+        assert [w["node"] for w in done["summary"]["lost_workers"]] == [removed.node_id]
+        stored = requests.get(f"{base}/api/runs/{run_id}", timeout=10).json()
+        assert stored["summary"]["lost_workers"] == done["summary"]["lost_workers"]
+    finally:
+        stop_process(process)
+        if removed is not None:
+            cluster.add_node(num_cpus=1)
+    wait_no_actors()
