@@ -27,11 +27,14 @@ from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
 from . import display, form
-from .api import MAX_SECOND, parse_list_query, parse_spec_there, parse_window
-from .keys import DB, MANAGER, SETTINGS
+from .api import MAX_SECOND, parse_list_query, parse_run_id, parse_spec_there, parse_window
+from .keys import CLUSTER, DB, MANAGER, SETTINGS
 from .runs import RunActive
 
 PAGE_SIZE = 25
+# the form says where a run will go; a cluster that does not answer within this is said
+# to be unreachable rather than holding the page (a call to a gone Ray head can block long)
+CLUSTER_ANSWER_S = 5.0
 COMPARE_MIN, COMPARE_MAX = 2, 4
 # History columns: (sort key or None, header label)
 HISTORY_COLUMNS = (
@@ -208,13 +211,33 @@ async def _form_page(request: web.Request, values: dict[str, Any], errors: dict[
         "values": values, "errors": errors, "conflict": conflict, "blocking": blocking,
         "source": source, "methods": METHODS, "engines": form.ENGINE_HELP, "presets": PRESETS,
         "warning": warning, "formats": form.TARGETS_FORMATS, "orders": form.ORDERS,
-        "data_orders": form.DATA_ORDERS,
+        "data_orders": form.DATA_ORDERS, "cluster": await _where_runs_go(request),
         "target_base": request.app[SETTINGS].target_url.rstrip("/") + "/",
         # for the script: what it may load into a textarea, what each kind of file may weigh
         "limits": {"edit": form.EDIT_MAX_BYTES, "vegeta": MAX_TARGETS_BYTES,
                    "jsonl": MAX_TARGETS_BYTES, "har": MAX_HAR_BYTES, "data": MAX_DATA_BYTES,
                    "post": request.client_max_size},
     }, status=status)
+
+
+async def _where_runs_go(request: web.Request) -> dict[str, Any]:
+    """The form's line on where a run goes: {"backend", "address", "nodes", "cpus", "dead"}
+    counting live nodes only, or {"backend", "error"} when the cluster cannot say (gone
+    since the start): the form still opens, and says so."""
+    cluster = request.app[CLUSTER]
+    try:
+        described = await asyncio.wait_for(asyncio.to_thread(cluster.describe),
+                                           CLUSTER_ANSWER_S)
+    except asyncio.TimeoutError:
+        return {"backend": cluster.name,
+                "error": f"the cluster did not answer within {CLUSTER_ANSWER_S:g} s"}
+    except Exception as exc:        # whatever Ray raises: the page shows it
+        return {"backend": cluster.name, "error": str(exc) or type(exc).__name__}
+    nodes = described.get("nodes") or []
+    alive = [n for n in nodes if n.get("alive")]
+    return {"backend": described.get("backend", cluster.name),
+            "address": described.get("address"), "nodes": len(alive),
+            "cpus": sum(n.get("cpus") or 0 for n in alive), "dead": len(nodes) - len(alive)}
 
 
 def _run_url(request: web.Request, run_id: int) -> str:
@@ -296,11 +319,8 @@ def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def _run_or_none(request: web.Request, raw_id: str) -> store.RunRecord | None:
-    try:
-        run_id = int(raw_id)
-    except ValueError:
-        return None
-    return await store.get_run(request.app[DB], run_id) if run_id > 0 else None
+    run_id = parse_run_id(raw_id)
+    return await store.get_run(request.app[DB], run_id) if run_id is not None else None
 
 
 # --- History ---------------------------------------------------------------------------
@@ -400,9 +420,8 @@ def _errors_text(exc: SpecError) -> str:
 
 
 def _parse_ids(raw: str) -> list[int] | None:
-    """"3,4,5" -> [3, 4, 5]; None if any part is not a positive integer or repeats."""
-    parts = [p.strip() for p in raw.split(",") if p.strip()]
-    if not all(p.isdigit() and int(p) > 0 for p in parts):
+    """"3,4,5" -> [3, 4, 5]; None if any part is not a run id or repeats."""
+    ids = [parse_run_id(p.strip()) for p in raw.split(",") if p.strip()]
+    if None in ids:
         return None
-    ids = [int(p) for p in parts]
     return ids if len(set(ids)) == len(ids) else None

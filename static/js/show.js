@@ -79,6 +79,8 @@ const RunProgress = (() => {
     // the seconds shown, or null (the whole run): {from, to (null: to the end), end (the
     // last second it covers, once loaded), samples, summary (null while loading), error}
     window: null,
+    lostEvents: [],            // workers lost, as the live events told (the totals list them too)
+    partial: new Map(),        // second -> workers whose share it still waits for (live only)
   };
   const endpointNames = page.endpoints || [];      // the run's target names, if several
 
@@ -122,6 +124,9 @@ const RunProgress = (() => {
     renderEndpoints(whole);
     renderProgress(whole);
     renderHealth(whole);
+    renderNodes();
+    renderLost();
+    renderPartial();
     renderErrors();
     renderSummary();
     renderWindow();
@@ -334,6 +339,172 @@ const RunProgress = (() => {
     const verdict = document.getElementById("health-verdict");
     verdict.textContent = text;
     verdict.className = `verdict ${warnings.length ? "warn" : last ? "ok" : ""}`;
+  }
+
+  // --- per node, lost workers, late shares ----------------------------------------------
+
+  const LAG_SATURATED_MS = 45;   // app/engine/nodes.py: 90% of its 50 ms limit is saturated
+
+  /** "host (node 1a2b3c4d)", or "host (this machine)" for the local backend's one node. */
+  function nodeName(id, host) {
+    if (id === "local") return `${host || "localhost"} (this machine)`;
+    return `${host || "unknown host"} (node ${String(id).slice(0, 8)})`;
+  }
+
+  /** The node rows to show: live, each node's last second (totals.nodes_live); ended,
+      each node over the run (summary.nodes, or the totals' when an ended run has no
+      summary). Null when the run has none (runs stored
+      before per-node figures, or one that failed before its workers were placed). */
+  function nodeRows() {
+    const t = totals();
+    if (!t) return null;
+    if (!ended() && Array.isArray(t.nodes_live) && t.nodes_live.length) {
+      return { live: true, rows: t.nodes_live };
+    }
+    const nodes = Object.entries(t.nodes || {});
+    if (!nodes.length) return null;
+    // over the run there is no flag from the server: the busiest node is the one whose
+    // workers used the largest share of their cores on average; saturated as live (90%)
+    const rows = nodes.map(([id, n]) => ({ id, ...n,
+      share: n.workers ? n.cpu_percent / (100 * n.workers) : 0 }));
+    const busiest = rows.reduce((a, b) => (b.share > a.share ? b : a));
+    for (const row of rows) {
+      row.busiest = row === busiest;
+      row.bottleneck = row === busiest && 100 * row.share >= CPU_LIMIT;
+    }
+    rows.sort((a, b) => (a.host + a.id).localeCompare(b.host + b.id));
+    return { live: false, rows };
+  }
+
+  const NODE_COLUMNS = {
+    live: [["Node"], ["Workers", "num"], ["CPU", "num"], ["RSS", "num"], ["Loop lag", "num"],
+           ["req/s", "num"]],
+    ended: [["Node"], ["Workers", "num"], ["Requests", "num"], ["CPU mean", "num"],
+            ["Peak RSS", "num"]],
+  };
+
+  function renderNodes() {
+    const box = document.getElementById("nodes");
+    const found = nodeRows();
+    box.hidden = !found;
+    if (!found) return;
+    const { live, rows } = found;
+    const t = totals();
+    const several = rows.length > 1 || t.backend === "ray";
+    setText("nodes-scope", live ? "the last second; CPU: 100% is one core busy"
+                                : "whole run: mean CPU (100% is one core busy), peak RSS");
+    const table = document.getElementById("node-table");
+    const head = table.querySelector("thead tr");
+    const columns = NODE_COLUMNS[live ? "live" : "ended"];
+    if (head.dataset.mode !== (live ? "live" : "ended")) {
+      head.dataset.mode = live ? "live" : "ended";
+      head.replaceChildren(...columns.map(([label, cls]) =>
+        el("th", { scope: "col", ...(cls ? { class: cls } : {}), text: label })));
+    }
+    const cells = (row) => (live
+      ? [row.alive < row.workers ? `${fmt.int(row.alive)} of ${fmt.int(row.workers)} running`
+                                 : fmt.int(row.workers),
+         fmt.pct(row.cpu_percent), fmt.mb(row.rss_mb), fmt.ms(row.loop_lag_ms), fmt.num(row.rps)]
+      : [fmt.int(row.workers), fmt.int(row.requests), fmt.pct(row.cpu_percent),
+         fmt.mb(row.peak_rss_mb)]);
+    const body = table.querySelector("tbody");
+    const data = rows.map((row) => ({ id: row.id, name: nodeName(row.id, row.host), cells: cells(row),
+      mark: several ? (row.bottleneck ? "bottleneck" : row.busiest ? "busiest" : "") : "",
+      lost: live && row.alive === 0 }));
+    const key = JSON.stringify(data);
+    if (body.dataset.key !== key) {
+      body.dataset.key = key;
+      body.replaceChildren(...data.map((row) => el("tr", {
+        "data-node": row.id,
+        class: [row.mark, row.lost ? "lost" : ""].filter(Boolean).join(" "),
+      }, el("th", { scope: "row", class: "node-name", title: String(row.id) }, row.name,
+            ...(row.mark ? [" ", el("span", { class: `badge node-${row.mark}`, text: row.mark })] : []),
+            ...(row.lost ? [" ", el("span", { class: "badge node-lost", text: "lost" })] : [])),
+         ...row.cells.map((text) => el("td", { class: "num", text })))));
+    }
+    renderNodeVerdict(several ? rows : [], live);
+    renderClockSkew(t);
+  }
+
+  /** Which node limits the load (its workers saturated), or the busiest and that none is. */
+  function renderNodeVerdict(rows, live) {
+    const verdict = document.getElementById("nodes-verdict");
+    const busiest = rows.find((r) => r.busiest);
+    verdict.hidden = !busiest;
+    if (!busiest) return;
+    const name = nodeName(busiest.id, busiest.host);
+    const running = live ? busiest.alive : busiest.workers;
+    const perWorker = running ? busiest.cpu_percent / running : 0;
+    const use = `${perWorker.toFixed(0)}% of a core per worker`;
+    let text;
+    if (busiest.bottleneck && live) {
+      const lag = busiest.loop_lag_ms >= LAG_SATURATED_MS
+        ? `, its event loop ${busiest.loop_lag_ms.toFixed(0)} ms late` : "";
+      text = `Bottleneck: ${name} is saturated (${use}${lag}): it limits the load, so the ` +
+             "numbers understate the target. Add nodes or workers there.";
+    } else if (busiest.bottleneck) {
+      text = `Bottleneck: ${name} was saturated (${use} on average over the run): it limited ` +
+             "the load, so the numbers understate the target.";
+    } else {
+      text = `Busiest node: ${name} (${use}${live ? "" : " on average"}); none ` +
+             `${live ? "is" : "was"} saturated.`;
+    }
+    verdict.textContent = text;
+    verdict.className = `node-verdict verdict ${busiest.bottleneck ? "warn" : "ok"}`;
+  }
+
+  /** A Ray run's clocks: each worker's host minus the dashboard's, measured at start. */
+  function renderClockSkew(t) {
+    const skews = Object.values((t && t.clock_skew_ms) || {}).filter(isNum);
+    const line = document.getElementById("clock-skew");
+    line.hidden = !skews.length;
+    if (!skews.length) return;
+    const lo = Math.min(...skews);
+    const hi = Math.max(...skews);
+    const ms = (v) => `${v > 0 ? "+" : ""}${fmt.ms(v)}`;
+    setText("clock-skew", `Clock skew at start: ${lo === hi ? ms(lo) : `${ms(lo)} to ${ms(hi)}`} ` +
+      `across ${skews.length} worker${skews.length === 1 ? "" : "s"} (each host's clock minus ` +
+      "the dashboard's; the seconds of different hosts line up to within this).");
+  }
+
+  /** Every worker lost so far: the live events and the totals' (or summary's) list, once each. */
+  function lostWorkers() {
+    const t = totals();
+    const byWorker = new Map();
+    for (const e of [...((t && t.lost_workers) || []), ...state.lostEvents]) {
+      if (!byWorker.has(e.worker)) byWorker.set(e.worker, e);
+    }
+    return [...byWorker.values()].sort((a, b) => a.second - b.second || a.worker - b.worker);
+  }
+
+  function renderLost() {
+    const lost = lostWorkers();
+    const section = document.getElementById("lost-workers");
+    section.hidden = !lost.length;
+    const list = document.getElementById("lost-list");
+    const items = lost.map((e) => {
+      const where = e.node === "local" ? "on this machine" : `on host ${nodeName(e.node, e.host)}`;
+      return `Worker ${e.worker} ${where} lost in second ${e.second}` +
+             (e.detail ? `: ${e.detail}` : "");
+    });
+    const key = JSON.stringify(items);
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.replaceChildren(...items.map((text) => el("li", { text })));
+  }
+
+  /** The seconds shown before every worker's share of them arrived. */
+  function renderPartial() {
+    const note = document.getElementById("partial-note");
+    const waiting = ended() ? [] : [...state.partial.entries()].sort((a, b) => a[0] - b[0]);
+    note.hidden = !waiting.length;
+    if (!waiting.length) return;
+    const seconds = waiting.map(([second]) => second);
+    const workers = [...new Set(waiting.flatMap(([, missing]) => missing))].sort((a, b) => a - b);
+    const one = seconds.length === 1;
+    setText("partial-note", `${one ? "Second" : "Seconds"} ${seconds.join(", ")} ${one ? "is" : "are"} ` +
+      `waiting for late shares from worker${workers.length === 1 ? "" : "s"} ${workers.join(", ")}: ` +
+      `shown as ${one ? "it stands" : "they stand"}, corrected when the shares arrive.`);
   }
 
   /** Failed responses (the target answered >= 400) by status, and errors (no response) by
@@ -562,11 +733,18 @@ const RunProgress = (() => {
       // seconds, keyed by its first): a long run's page draws ~2,000 points, not 86,400
       for (const s of msg.samples) state.samples[s.second - 1] = s;
       state.totals = msg.totals;
+      state.partial.clear();          // a replay holds complete seconds only
       scheduleRender();
     } else if (msg.type === "snapshot") {
+      // by second: a complete second replaces the partial one shown before it
       state.samples[msg.sample.second - 1] = msg.sample;
+      if (msg.sample.partial) state.partial.set(msg.sample.second, msg.sample.partial.missing_workers || []);
+      else state.partial.delete(msg.sample.second);
       state.totals = msg.totals;
       if (state.status === "queued") { state.status = "running"; renderStatus(); }
+      scheduleRender();
+    } else if (msg.type === "event") {
+      if (msg.kind === "lost_worker" && msg.event) state.lostEvents.push(msg.event);
       scheduleRender();
     } else if (msg.type === "status") {
       state.status = msg.status;
