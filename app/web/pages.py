@@ -27,7 +27,7 @@ from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
 from . import display, form
-from .api import MAX_SECOND, parse_list_query, parse_run_id, parse_spec_there, parse_window
+from .api import MAX_SECOND, parse_list_query, parse_spec_there, parse_window
 from .keys import CLUSTER, DB, MANAGER, SETTINGS
 from .runs import RunActive
 
@@ -319,8 +319,11 @@ def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def _run_or_none(request: web.Request, raw_id: str) -> store.RunRecord | None:
-    run_id = parse_run_id(raw_id)
-    return await store.get_run(request.app[DB], run_id) if run_id is not None else None
+    try:
+        run_id = int(raw_id)
+    except ValueError:
+        return None
+    return await store.get_run(request.app[DB], run_id) if run_id > 0 else None
 
 
 # --- History ---------------------------------------------------------------------------
@@ -420,8 +423,9 @@ def _errors_text(exc: SpecError) -> str:
 
 
 def _parse_ids(raw: str) -> list[int] | None:
-    """"3,4,5" -> [3, 4, 5]; None if any part is not a run id or repeats."""
-    ids = [parse_run_id(p.strip()) for p in raw.split(",") if p.strip()]
-    if None in ids:
+    """"3,4,5" -> [3, 4, 5]; None if any part is not a positive integer or repeats."""
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
         return None
+    ids = [int(p) for p in parts]
     return ids if len(set(ids)) == len(ids) else None
