@@ -19,6 +19,8 @@ from aiohttp import web
 from app.engine.series import default_step
 from app.presets import PRESETS, get_preset
 from app.redact import run_view
+from app.report import Report
+from app.report import store as reports
 from app.spec import METHODS, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
@@ -284,6 +286,18 @@ async def show_run(request: web.Request) -> web.Response:
     })
 
 
+async def run_report(request: web.Request) -> web.StreamResponse:
+    """The run as one file to download (app/report): its summary, thresholds, spec
+    (masked), endpoints and charts, for a ticket or a mail."""
+    run = await _run_or_none(request, request.match_info["id"])
+    if run is None:
+        return await error_page(request, 404, "Run not found",
+                                f"There is no run {request.match_info['id']!r}; it may have "
+                                "been deleted.")
+    built = await reports.run_report(request.app[DB], run, request.app[MANAGER].pending(run.id))
+    return _report_file(built, reports.filename("run", [run.id]))
+
+
 def _page_run(run: store.RunRecord) -> dict[str, Any]:
     """A run as a page embeds it for its script: without the targets, which a list can hold
     by the thousand and which the scripts do not use (the spec table shows them masked)."""
@@ -366,6 +380,55 @@ def _query(params: dict[str, Any]) -> str:
 # --- Compare ---------------------------------------------------------------------------
 
 async def compare(request: web.Request) -> web.Response:
+    compared = await _compared(request)
+    if isinstance(compared, web.Response):
+        return compared
+    runs, window, summaries = compared
+    ids = [r.id for r in runs]
+    db, manager = request.app[DB], request.app[MANAGER]
+    lo, hi = window or (1, None)
+    # one step for every run's series (the longest's default), so their points line up
+    ends = [await timeline.last_second(db, r.id, manager.pending(r.id)) for r in runs]
+    end = max([min(hi or e, e) for e in ends] + [lo])
+    query = {"from": lo, **({"to": hi} if hi else {}), "step": default_step(lo, end)}
+    series = [str(request.app.router["api_series"].url_for(id=str(r.id)).with_query(query))
+              for r in runs]
+    return await render(request, "compare.html", {
+        "runs": runs, "rows": display.compare_rows(summaries),
+        "endpoint_rows": display.compare_endpoints(summaries),
+        "window": None if window is None else display.window_text(lo, hi),
+        # each run's page opens at the same window
+        "window_query": "" if window is None else "?" + urlencode(
+            {"from": lo, **({"to": hi} if hi else {})}),
+        "whole_url": f"{request.app.router['compare'].url_for()}?ids={','.join(map(str, ids))}",
+        # the same runs and window as one file (compare_report)
+        "report_query": {"ids": ",".join(map(str, ids)),
+                         **({"from": lo, **({"to": hi} if hi else {})} if window else {})},
+        "page": {"runs": [{**_page_run(r), "summary": summary}
+                          for r, summary in zip(runs, summaries)],
+                 "series": series, "window": {"from": lo, "to": hi} if window else None},
+    })
+
+
+async def compare_report(request: web.Request) -> web.StreamResponse:
+    """The compare page as one file to download (app/report), same ids and window."""
+    compared = await _compared(request)
+    if isinstance(compared, web.Response):
+        return compared
+    runs, window, summaries = compared
+    manager = request.app[MANAGER]
+    built = await reports.compare_report(
+        request.app[DB], runs, summaries, window, rows=display.compare_rows(summaries),
+        endpoint_rows=display.compare_endpoints(summaries),
+        pendings=[manager.pending(r.id) for r in runs])
+    return _report_file(built, reports.filename("compare", [r.id for r in runs]))
+
+
+async def _compared(request: web.Request
+                    ) -> tuple[list[store.RunRecord], tuple[int, int | None] | None,
+                               list[dict | None]] | web.Response:
+    """The runs ?ids= names (masked), the window (?from=&to=, None: the whole runs) and
+    each run's summary over it; or the error page saying what is wrong."""
     raw = request.query.get("ids", "")
     ids = _parse_ids(raw)
     if ids is None or not COMPARE_MIN <= len(ids) <= COMPARE_MAX:
@@ -391,24 +454,19 @@ async def compare(request: web.Request) -> web.Response:
     else:          # the exact summary of those seconds of each run, merged from its rows
         summaries = [(await timeline.window(db, r.id, lo, hi or MAX_SECOND,
                                             manager.pending(r.id))).to_dict() for r in runs]
-    # one step for every run's series (the longest's default), so their points line up
-    ends = [await timeline.last_second(db, r.id, manager.pending(r.id)) for r in runs]
-    end = max([min(hi or e, e) for e in ends] + [lo])
-    query = {"from": lo, **({"to": hi} if hi else {}), "step": default_step(lo, end)}
-    series = [str(request.app.router["api_series"].url_for(id=str(r.id)).with_query(query))
-              for r in runs]
-    return await render(request, "compare.html", {
-        "runs": runs, "rows": display.compare_rows(summaries),
-        "endpoint_rows": display.compare_endpoints(summaries),
-        "window": None if window is None else display.window_text(lo, hi),
-        # each run's page opens at the same window
-        "window_query": "" if window is None else "?" + urlencode(
-            {"from": lo, **({"to": hi} if hi else {})}),
-        "whole_url": f"{request.app.router['compare'].url_for()}?ids={','.join(map(str, ids))}",
-        "page": {"runs": [{**_page_run(r), "summary": summary}
-                          for r, summary in zip(runs, summaries)],
-                 "series": series, "window": {"from": lo, "to": hi} if window else None},
-    })
+    return runs, window, summaries
+
+
+def _report_file(built: Report, filename: str) -> web.Response:
+    """A report as a download. Attachment: a browser saves it rather than showing it in
+    the dashboard's origin; should one show it, its CSP lets only its own inline scripts
+    run (by hash), loads nothing, and sandboxes it into an opaque origin, so its script
+    can neither read the dashboard's cookie nor call its API. Opened from the disk it has
+    no CSP (file://), which is what it is made for."""
+    return web.Response(text=built.html, content_type="text/html", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Security-Policy": built.content_security_policy(),
+        "Cache-Control": "no-store"})
 
 
 def _window_query(query: Mapping[str, str]) -> tuple[int, int | None] | None:

@@ -15,7 +15,9 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/presets/{key}", pages.start_preset, name="start_preset")
     r.add_get("/runs", pages.history, name="history")
     r.add_get(r"/runs/{id:\d+}", pages.show_run, name="show_run")
+    r.add_get(r"/runs/{id:\d+}/report.html", pages.run_report, name="run_report")
     r.add_get("/compare", pages.compare, name="compare")
+    r.add_get("/compare/report.html", pages.compare_report, name="compare_report")
     # JSON API
     r.add_get("/api/runs", api.list_runs, name="api_runs")
     r.add_post("/api/runs", api.create_run, name="api_create_run")
