@@ -17,6 +17,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.analysis.thresholds import MAX_THRESHOLDS, Threshold, ThresholdError
+from app.analysis.thresholds import parse_all as parse_thresholds
 from app.workload import (DataOrder, DataTable, Target, TargetOrder, TargetsFormat, Workload,
                           WorkloadError, parse_csv, parse_targets, targets_from_json)
 
@@ -74,6 +76,14 @@ class RunSpec:
     seed: int = 1
     data: DataTable | None = dc_field(default=None, compare=False, repr=False)
     data_order: DataOrder = DataOrder.SEQUENCE
+    # pass/fail criteria (app/analysis/thresholds.py), as written; abort_on_fail stops the
+    # run at the end of the first second whose running totals fail one
+    thresholds: tuple[str, ...] = ()
+    abort_on_fail: bool = False
+
+    def criteria(self) -> tuple[Threshold, ...]:
+        """The thresholds parsed (they were checked when the spec was made)."""
+        return parse_thresholds(self.thresholds, self.workload().names)
 
     @property
     def request_targets(self) -> tuple[Target, ...]:
@@ -117,6 +127,7 @@ class RunSpec:
         d["stages"] = [[s.duration, s.rate] for s in self.stages]
         d["model"] = self.model.value
         d["targets"] = [t.to_dict() for t in self.targets]
+        d["thresholds"] = list(self.thresholds)
         d["order"], d["data_order"] = self.order.value, self.data_order.value
         d["data"] = (None if self.data is None
                      else {"rows": len(self.data), "columns": list(self.data.columns)})
@@ -195,6 +206,10 @@ def parse_spec(data: Mapping[str, Any], *, fd_limit: int | None = None,
     field("keepalive", _bool, True)
     field("verify_tls", _bool, True)
     field("name", _name, "")
+    field("thresholds", _threshold_lines, ())
+    field("abort_on_fail", _bool, False)
+    if values.get("abort_on_fail") and not values.get("thresholds") and "thresholds" not in errors:
+        errors["abort_on_fail"] = "abort on fail needs at least one threshold"
 
     if not errors.keys() & {"requests", "duration", "stages"} and values["requests"] is None \
             and values["duration"] is None and not values["stages"]:
@@ -274,13 +289,18 @@ def _workload_fields(data: Mapping[str, Any], values: dict[str, Any],
 
 
 def _check_workload(spec: RunSpec, errors: dict[str, str]) -> None:
-    """The workload compiles against the data's columns, and the engine can send it."""
+    """The workload compiles against the data's columns, the engine can send it, and the
+    thresholds name its endpoints."""
     spec_field = "targets" if spec.targets else "url"
     try:
         spec.workload()
     except WorkloadError as exc:
         errors[spec_field] = str(exc)
         return
+    try:
+        spec.criteria()
+    except ThresholdError as exc:
+        errors["thresholds"] = str(exc)
     if spec.engine is Engine.FAST:
         origins = {urlsplit(t.url)[:2] for t in spec.request_targets}
         if len(origins) > 1:
@@ -463,6 +483,25 @@ def _workers(raw: Any, cpus: int | None) -> int:
     if value > limit:
         raise ValueError(f"at most {limit}" + (" (the cluster's CPUs)" if limit > MAX_WORKERS else ""))
     return value
+
+
+def _threshold_lines(raw: Any) -> tuple[str, ...]:
+    """A list of expressions, or text with one a line (the form's); each checked alone
+    here (endpoint names once the workload is known: _check_workload)."""
+    if isinstance(raw, str):
+        lines = raw.splitlines()
+    elif isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+        lines = list(raw)
+    else:
+        raise ValueError("must be a list of expressions such as \"p99 < 200ms\"")
+    if len(lines) > 2 * MAX_THRESHOLDS:
+        raise ValueError(f"at most {MAX_THRESHOLDS} thresholds")
+    try:
+        # every name is accepted here: the endpoints are checked against the workload
+        parse_thresholds(lines, None)
+    except ThresholdError as exc:
+        raise ValueError(str(exc)) from None
+    return tuple(line.strip() for line in lines if line.strip())
 
 
 def _bool(raw: Any) -> bool:

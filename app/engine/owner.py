@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from enum import Enum
 
+from app.analysis.thresholds import Metric, evaluate
 from app.spec import RunSpec
 
 from .backends import Backend, WorkerHandle
@@ -69,6 +70,8 @@ class Run:
         # corrected by the complete one), and a worker lost (an event on the run page)
         self.on_waiting: Callable[[Snapshot, list[int]], None] | None = None
         self.on_lost: Callable[[dict], None] | None = None
+        self.criteria = spec.criteria()
+        self.aborted: dict | None = None        # the threshold that stopped it (abort_on_fail)
 
     async def _ready(self) -> None:
         for worker in self._workers:
@@ -101,7 +104,29 @@ class Run:
                  if w.handle.skew_ms is not None}
         if skews:
             out["clock_skew_ms"] = skews
+        if self.criteria:
+            results = evaluate(self.criteria, self.summary)
+            out["thresholds"] = [r.to_dict() for r in results]
+            out["thresholds_passed"] = all(r.passed for r in results)
+        if self.aborted:
+            out["aborted"] = self.aborted
         return out
+
+    def _check_abort(self, second: int) -> None:
+        """abort_on_fail: at the end of every second, on the totals so far. A threshold
+        with nothing to measure yet (no response) does not stop the run, nor does a lower
+        bound on `requests`, which only the end can judge."""
+        if not self.spec.abort_on_fail or self.aborted or self._stop_requested:
+            return
+        for result in evaluate(self.criteria, self.summary):
+            t = result.threshold
+            if result.value is None or result.passed or (
+                    t.metric is Metric.REQUESTS and t.op in (">", ">=")):
+                continue
+            self.aborted = {"threshold": t.expr, "second": second,
+                            "value": round(result.value, 6)}
+            self.stop()
+            return
 
     async def __aiter__(self) -> AsyncIterator[Snapshot]:
         messages: asyncio.Queue = asyncio.Queue()
@@ -118,6 +143,7 @@ class Run:
                 ready += self._drop_stragglers(merger)
                 for snap in ready:
                     self.summary.add(snap)
+                    self._check_abort(snap.second)
                     yield snap
                 waiting = merger.waiting()
                 if waiting and waiting[1] and self.on_waiting and shown_waiting < waiting[0].second \

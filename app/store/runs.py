@@ -41,7 +41,8 @@ _SUMMARY_COLUMNS = (
     " p50_ms = json_extract(:summary, '$.latency_ms.p50'),"
     " p99_ms = json_extract(:summary, '$.latency_ms.p99'),"
     " error_rate = json_extract(:summary, '$.error_rate'),"
-    " duration_s = json_extract(:summary, '$.duration_s')")
+    " duration_s = json_extract(:summary, '$.duration_s'),"
+    " passed = json_extract(:summary, '$.thresholds_passed')")
 INTERRUPTED_MESSAGE = "the dashboard stopped while this run was active"
 
 
@@ -229,17 +230,18 @@ async def get_runs(db: aiosqlite.Connection, ids: Sequence[int]) -> list[RunReco
 async def list_runs(db: aiosqlite.Connection, *, text: str = "",
                     status: RunStatus | None = None, sort: str = "created",
                     descending: bool = True, limit: int = 50,
-                    offset: int = 0) -> tuple[list[RunRecord], int]:
+                    offset: int = 0, passed: bool | None = None) -> tuple[list[RunRecord], int]:
     """One page of runs and the number of runs matching the filters.
 
-    `text` matches the name or the URL literally (case-insensitive); runs
-    without a value for the sort key come last in both directions.
+    `text` matches the name or the URL literally (case-insensitive); `passed` keeps the
+    runs that met their thresholds (True) or failed one (False); runs without a value
+    for the sort key come last in both directions.
     """
     if sort not in _SORT_COLUMNS:
         raise ValueError(f"unknown sort key {sort!r}; use one of {', '.join(SORT_KEYS)}")
     if limit < 0 or offset < 0:
         raise ValueError("limit and offset must not be negative")
-    where, params = _run_filter(text, status)
+    where, params = _run_filter(text, status, passed)
     direction = "DESC" if descending else "ASC"
     rows = await db.execute_fetchall(
         f"SELECT {_RUN_COLUMNS} FROM runs {where}"
@@ -250,7 +252,8 @@ async def list_runs(db: aiosqlite.Connection, *, text: str = "",
     return [RunRecord.from_row(row) for row in rows], count[0][0]
 
 
-def _run_filter(text: str, status: RunStatus | None) -> tuple[str, dict[str, Any]]:
+def _run_filter(text: str, status: RunStatus | None,
+                passed: bool | None = None) -> tuple[str, dict[str, Any]]:
     clauses, params = [], {}
     if text.strip():
         # instr, not LIKE: a literal substring ("50%" finds "50%", not "500"), compared
@@ -261,6 +264,9 @@ def _run_filter(text: str, status: RunStatus | None) -> tuple[str, dict[str, Any
     if status is not None:
         clauses.append("status = :status")
         params["status"] = RunStatus(status).value
+    if passed is not None:
+        clauses.append("passed = :passed")
+        params["passed"] = int(passed)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 

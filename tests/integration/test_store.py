@@ -51,7 +51,9 @@ async def get_seconds(db, run_id: int) -> list[tuple[int, bytes]]:
     return [row async for chunk in read_seconds(db, run_id, 1, 10**9) for row in chunk]
 
 
-LATEST = [1, 2, 3, 4, 5, 6]
+# every migration in the folder, by number
+LATEST = sorted(int(p.name[:4]) for p in default_migrations_dir().iterdir()
+                if p.suffix in (".sql", ".py"))
 
 
 async def versions(conn) -> list[int]:
@@ -67,10 +69,14 @@ async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path):
     try:
         assert path.exists()
         rows = await conn.execute_fetchall("SELECT version, name FROM schema_migrations")
-        assert [(r[0], r[1]) for r in rows] == [(1, "initial"), (2, "run_summary_columns"),
-                                                (3, "no_latency_without_responses"),
-                                                (4, "run_data"), (5, "compact_series"),
-                                                (6, "overviews")]
+        # every file of migrations/, in order (0001_initial.sql -> (1, "initial"))
+        files = sorted(p.name for p in default_migrations_dir().iterdir()
+                       if p.suffix in (".sql", ".py"))
+        expected = [(int(f[:4]), f[5:].rsplit(".", 1)[0]) for f in files]
+        assert [(r[0], r[1]) for r in rows] == expected
+        assert expected[:6] == [(1, "initial"), (2, "run_summary_columns"),
+                                (3, "no_latency_without_responses"), (4, "run_data"),
+                                (5, "compact_series"), (6, "overviews")]
         assert (await conn.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
         assert (await conn.execute_fetchall("PRAGMA foreign_keys"))[0][0] == 1
         assert (await conn.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 5000

@@ -1,0 +1,1 @@
+"""Pure analysis of stored runs: thresholds (pass/fail), comparisons (verdicts)."""
