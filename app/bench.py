@@ -19,6 +19,8 @@ from app.engine.histogram import Histogram
 from app.engine.limits import port_exhaustion_warning
 from app.engine.series import Rollups
 from app.engine.snapshot import Snapshot
+from app.report import Ladder
+from app.report.bench import write_report
 from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
@@ -58,6 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE.csv", help="CSV with a header row: {column} values")
     p.add_argument("--data-order", help="sequence (row i mod rows, the default) | random")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="write the run as one self-contained HTML file (opens offline)")
     p.add_argument("--save", action="store_true", help="store the run for the dashboard")
     p.add_argument("--db", default="data/stampede.sqlite")
     add_ray_argument(p)
@@ -143,15 +147,29 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
         for field, message in exc.errors.items():
             print(f"error: {_FLAGS.get(field, field)}: {message}", file=sys.stderr)
         return 2
+    if args.report and not Path(args.report).resolve().parent.is_dir():
+        print(f"error: --report: no folder {Path(args.report).resolve().parent}", file=sys.stderr)
+        return 2
     warning = port_exhaustion_warning(spec.keepalive, spec.requests)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     import uvloop
+    # --report: the run's series at each stored span, built as the seconds come (bounded)
+    ladder = Ladder() if args.report else None
     try:
-        result, store_failure = uvloop.run(_bench(spec, args, cluster.backend()))
+        result, store_failure = uvloop.run(_bench(spec, args, cluster.backend(), ladder))
     except store_db.StorageError as exc:      # --save: not even the run's row could be stored
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if ladder is not None:
+        try:
+            write_report(args.report, ladder, result, spec.to_dict(),
+                         result.get("run_id") if args.save else None)
+        except OSError as exc:
+            print(f"error: --report: cannot write {args.report}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
+        result["report"] = args.report
     print(json.dumps(result) if args.json else render_text(result, spec))
     if store_failure:                         # --save: the run was stopped, or its end not stored
         print(f"error: {store_failure}", file=sys.stderr)
@@ -159,8 +177,8 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
     return 0
 
 
-async def _bench(spec: RunSpec, args: argparse.Namespace,
-                 backend: Backend) -> tuple[dict[str, Any], str | None]:
+async def _bench(spec: RunSpec, args: argparse.Namespace, backend: Backend,
+                 ladder: Ladder | None = None) -> tuple[dict[str, Any], str | None]:
     """The run's result, and why it could not all be stored (--save) if it could not."""
     saver = await _Saver.open(args.db, spec) if args.save else None
     try:
@@ -178,6 +196,8 @@ async def _bench(spec: RunSpec, args: argparse.Namespace,
         async for snap in snapshots:
             if saver:
                 await saver.add(snap, run)
+            if ladder:
+                ladder.add(snap)
             if progress:
                 progress.show(run, snap)
     except BaseException:
@@ -189,6 +209,8 @@ async def _bench(spec: RunSpec, args: argparse.Namespace,
             progress.clear()
         if saver:
             await saver.close(run)
+        if ladder:
+            ladder.close()
     result = run.result()
     result["outcome"] = run.outcome.value if run.outcome else Outcome.FAILED.value
     if run.error:

@@ -157,8 +157,15 @@ def spec_rows(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
             text = str(value)
         if len(text) > SPEC_TEXT_MAX:
             text = f"{text[:SPEC_TEXT_MAX]}… ({len(text) - SPEC_TEXT_MAX:,} more characters)"
-        rows.append((key.replace("_", " ").capitalize(), text))
+        label, unit = _SPEC_LABELS.get(key, (key.replace("_", " ").capitalize(), ""))
+        rows.append((label, f"{text}{unit}" if unit and text != "—" else text))
     return rows
+
+
+# labels the generic one reads wrong, and the unit of a number of seconds
+_SPEC_LABELS = {"url": ("URL", ""), "verify_tls": ("Verify TLS", ""),
+                "duration": ("Duration", " s"), "timeout": ("Timeout", " s"),
+                "connect_timeout": ("Connect timeout", " s"), "rate": ("Rate", " req/s")}
 
 
 def step_text(step: int) -> str:
