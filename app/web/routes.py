@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, live, pages
+from . import api, live, openapi, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -31,4 +31,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get(r"/api/runs/{id:\d+}/ws", live.run_ws, name="api_ws")
     r.add_get("/api/presets", api.presets, name="api_presets")
     r.add_get("/api/cluster", api.cluster, name="api_cluster")
+    # every route above has its row in openapi.OPERATIONS (test_openapi checks)
+    r.add_get("/api/openapi.json", openapi.openapi_json, name="api_openapi")
     r.add_get("/healthz", api.healthz, name="healthz")
