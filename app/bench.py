@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.analysis.junit import junit_xml
 from app.engine import Outcome, Run, start
 from app.engine.backends import Backend, Cluster, ClusterError, open_cluster
 from app.engine.histogram import Histogram
@@ -60,6 +61,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE.csv", help="CSV with a header row: {column} values")
     p.add_argument("--data-order", help="sequence (row i mod rows, the default) | random")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--threshold", dest="thresholds", action="append", default=[],
+                   metavar="EXPR", help="pass/fail criterion, repeatable: 'p99 < 200ms', "
+                   "'error_rate < 1%%', 'rps >= 1000', 'p99{GET /search} < 300ms'; "
+                   "exit 1 if one fails")
+    p.add_argument("--abort-on-fail", action="store_true",
+                   help="stop at the end of the first second whose totals fail a threshold")
+    p.add_argument("--junit", metavar="FILE", help="write the thresholds as JUnit XML")
     p.add_argument("--report", metavar="FILE.html",
                    help="write the run as one self-contained HTML file (opens offline)")
     p.add_argument("--save", action="store_true", help="store the run for the dashboard")
@@ -74,7 +82,8 @@ def add_ray_argument(parser: argparse.ArgumentParser) -> None:
 
 
 # spec fields that the CLI fills from a flag of another name: errors name the flag
-_FLAGS = {"targets": "--targets", "data_csv": "--data", "data_order": "--data-order",
+_FLAGS = {"thresholds": "--threshold", "abort_on_fail": "--abort-on-fail",
+          "targets": "--targets", "data_csv": "--data", "data_order": "--data-order",
           "requests": "-n", "concurrency": "-c", "duration": "-z", "rate": "-q"}
 
 
@@ -86,7 +95,8 @@ def spec_from_args(args: argparse.Namespace, cpus: int | None = None) -> RunSpec
         "timeout": args.timeout, "connect_timeout": args.connect_timeout,
         "keepalive": not args.no_keepalive, "engine": args.engine, "workers": args.workers,
         "verify_tls": not args.insecure, "name": args.name, "order": args.order,
-        "seed": args.seed, "data_order": args.data_order, **_files(args)})
+        "seed": args.seed, "data_order": args.data_order, "thresholds": args.thresholds,
+        "abort_on_fail": args.abort_on_fail, **_files(args)})
 
 
 def _files(args: argparse.Namespace) -> dict[str, Any]:
@@ -150,6 +160,9 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
     if args.report and not Path(args.report).resolve().parent.is_dir():
         print(f"error: --report: no folder {Path(args.report).resolve().parent}", file=sys.stderr)
         return 2
+    if args.junit and not Path(args.junit).resolve().parent.is_dir():
+        print(f"error: --junit: no folder {Path(args.junit).resolve().parent}", file=sys.stderr)
+        return 2
     warning = port_exhaustion_warning(spec.keepalive, spec.requests)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -171,10 +184,19 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
             return 1
         result["report"] = args.report
     print(json.dumps(result) if args.json else render_text(result, spec))
+    if args.junit:
+        try:
+            Path(args.junit).write_text(junit_xml(
+                result.get("thresholds", []), suite=spec.name or spec.url,
+                duration_s=result["duration_s"], aborted=result.get("aborted")))
+        except OSError as exc:
+            print(f"error: --junit: cannot write {args.junit}: {exc.strerror}", file=sys.stderr)
+            return 1
     if store_failure:                         # --save: the run was stopped, or its end not stored
         print(f"error: {store_failure}", file=sys.stderr)
         return 1
-    return 0
+    # a failed threshold fails the command: what CI gates on
+    return 1 if result.get("thresholds_passed") is False else 0
 
 
 async def _bench(spec: RunSpec, args: argparse.Namespace, backend: Backend,
@@ -391,5 +413,16 @@ def render_text(r: dict[str, Any], spec: RunSpec) -> str:
     for lost in r.get("lost_workers", []):
         lines.append(f"  lost: worker {lost['worker']} on {lost['host']} ({lost['node'][:12]}) "
                      f"in second {lost['second']}: {lost['detail']}")
+    if r.get("thresholds"):
+        lines += ["", "Thresholds:"]
+        for t in r["thresholds"]:
+            value = ("no response" if t["value"] is None
+                     else f"{t['value']:,.3f}".rstrip("0").rstrip(".")
+                     + (" ms" if t["unit"] == "ms" else ""))
+            lines.append(f"  {'PASS' if t['pass'] else 'FAIL'}  {t['expr']}   (measured {value})")
+        if r.get("aborted"):
+            a = r["aborted"]
+            lines.append(f"  stopped in second {a['second']}: {a['threshold']} failed "
+                         "(--abort-on-fail)")
     lines.append("")
     return "\n".join(lines)

@@ -22,8 +22,9 @@ from app.spec import LoadModel, RunSpec
 TEXT_FIELDS = ("url", "method", "headers", "body", "requests", "duration", "concurrency",
                "rate", "stages", "engine", "workers", "timeout", "connect_timeout", "name",
                "targets_text", "targets_format", "targets_host", "order", "seed", "data_csv",
-               "data_order")
-BOOL_FIELDS = ("keepalive", "verify_tls")
+               "data_order", "thresholds")
+BOOL_DEFAULTS = {"keepalive": True, "verify_tls": True, "abort_on_fail": False}
+BOOL_FIELDS = tuple(BOOL_DEFAULTS)
 OPEN_ONLY = ("rate", "stages")
 MODELS = ("closed", "open")
 MODES = ("one", "list")
@@ -58,7 +59,7 @@ def default_values(target_url: str) -> dict[str, Any]:
         "body": "", "requests": "1000", "duration": "", "model": "closed",
         "concurrency": "100", "rate": "", "stages": "", "engine": "aiohttp", "workers": "1",
         "timeout": "30s", "connect_timeout": "10s", "keepalive": True, "verify_tls": True,
-        "name": "", **_list_defaults(),
+        "name": "", "thresholds": "", "abort_on_fail": False, **_list_defaults(),
     }
 
 
@@ -132,6 +133,8 @@ def _one_values(spec: Mapping[str, Any]) -> dict[str, Any]:
         "keepalive": bool(spec.get("keepalive", True)),
         "verify_tls": bool(spec.get("verify_tls", True)),
         "name": text(spec.get("name")),
+        "thresholds": "\n".join(str(t) for t in spec.get("thresholds") or ()),
+        "abort_on_fail": bool(spec.get("abort_on_fail", False)),
     }
 
 
@@ -164,7 +167,8 @@ def read_form(form: Any, files: Mapping[str, tuple[str, bytes]] | None = None
     for name in BOOL_FIELDS:
         posted = form.getall(name, [])
         data[name] = str(posted[-1]) if posted else None   # absent: the spec's default
-        values[name] = data[name] is None or data[name].strip().lower() in ("true", "on", "1")
+        values[name] = (BOOL_DEFAULTS[name] if data[name] is None
+                        else data[name].strip().lower() in ("true", "on", "1"))
     errors: dict[str, str] = {}
     if values["model"] == "closed":
         for name in OPEN_ONLY:

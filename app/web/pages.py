@@ -43,7 +43,7 @@ HISTORY_COLUMNS = (
     ("name", "Name"), ("url", "URL"), ("engine", "Engine"), (None, "Model"),
     ("created", "Started"), ("duration", "Duration"), ("requests", "Requests"),
     ("rps", "Req/s"), ("p50", "p50"), ("p99", "p99"), ("error_rate", "Error %"),
-    ("status", "Status"),
+    (None, "Thresholds"), ("status", "Status"),
 )
 
 
@@ -344,7 +344,8 @@ async def _run_or_none(request: web.Request, raw_id: str) -> store.RunRecord | N
 
 async def history(request: web.Request) -> web.Response:
     # the API's parser, so a bad filter is a 400 naming it here too, not silently ignored
-    params = {k: v for k in ("q", "status", "sort", "order") if (v := request.query.get(k, ""))}
+    params = {k: v for k in ("q", "status", "thresholds", "sort", "order")
+              if (v := request.query.get(k, ""))}
     page_raw = request.query.get("page", "1")
     page = int(page_raw) if page_raw.isascii() and page_raw.isdigit() and len(page_raw) < 9 else 0
     try:
@@ -359,7 +360,8 @@ async def history(request: web.Request) -> web.Response:
     text, status = query["text"].strip(), params.get("status", "")
     sort, order = query["sort"], "desc" if query["descending"] else "asc"
     pages = max(1, -(-total // PAGE_SIZE))
-    params = {"q": text, "status": status, "sort": sort, "order": order}
+    params = {"q": text, "status": status, "thresholds": params.get("thresholds", ""),
+              "sort": sort, "order": order}
     settings = request.app[SETTINGS]
     return await render(request, "runs/index.html", {
         "runs": records, "total": total, "page": page, "pages": pages, "params": params,
@@ -372,7 +374,8 @@ async def history(request: web.Request) -> web.Response:
 
 def _query(params: dict[str, Any]) -> str:
     """A query string for the history page, defaults left out."""
-    defaults = {"q": "", "status": "", "sort": "created", "order": "desc", "page": 1}
+    defaults = {"q": "", "status": "", "thresholds": "", "sort": "created", "order": "desc",
+                "page": 1}
     kept = {k: v for k, v in params.items() if defaults.get(k) != v}
     return "?" + urlencode(kept) if kept else "?"
 

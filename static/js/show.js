@@ -125,6 +125,7 @@ const RunProgress = (() => {
     renderProgress(whole);
     renderHealth(whole);
     renderNodes();
+    renderThresholds();
     renderLost();
     renderPartial();
     renderErrors();
@@ -491,6 +492,37 @@ const RunProgress = (() => {
     if (list.dataset.key === key) return;
     list.dataset.key = key;
     list.replaceChildren(...items.map((text) => el("li", { text })));
+  }
+
+  /** Pass/fail chips: over the totals so far while live, the exact summary once ended
+      (the server evaluates them: app/analysis/thresholds.py). */
+  function renderThresholds() {
+    const t = totals();
+    const results = (t && t.thresholds) || [];
+    const list = document.getElementById("threshold-chips");
+    if (!results.length) return;            // the page lists the expressions until then
+    setText("thresholds-scope", ended() ? "whole run" : "so far");
+    const passed = results.every((r) => r.pass);
+    const verdict = document.getElementById("thresholds-verdict");
+    verdict.textContent = passed ? "passed" : "failed";
+    verdict.className = `badge ${passed ? "pass" : "fail"}`;
+    const items = results.map((r) => [r.pass, `${r.expr}: ${thresholdValue(r)}`]);
+    if (t.aborted) {
+      items.push([false, `stopped in second ${t.aborted.second}: ${t.aborted.threshold} failed`]);
+    }
+    const key = JSON.stringify(items);
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.replaceChildren(...items.map(([pass, text]) => el("li", {
+      class: `chip ${pass ? "pass" : "fail"}`, text: `${pass ? "✓" : "✗"} ${text}` })));
+  }
+
+  function thresholdValue(r) {
+    if (r.value === null || r.value === undefined) return "nothing measured yet";
+    if (r.unit === "ms") return `${Number(r.value.toPrecision(4))} ms`;
+    if (r.unit === "fraction") return `${Number((r.value * 100).toPrecision(3))}%`;
+    if (r.unit === "/s") return `${Number(r.value.toFixed(1))}/s`;
+    return `${r.value}`;
   }
 
   /** The seconds shown before every worker's share of them arrived. */
