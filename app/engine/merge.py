@@ -39,6 +39,10 @@ class Merger:
         self._last.pop(worker, None)
         return self._complete()
 
+    def last_of(self, worker: int) -> int:
+        """The last second a live worker sent (0: none yet)."""
+        return self._last.get(worker, 0)
+
     @property
     def live(self) -> list[int]:
         return sorted(self._last)

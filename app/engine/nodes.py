@@ -35,11 +35,13 @@ class _Node:
     host: str
     workers: set[int] = field(default_factory=set)
     alive: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)          # ended normally (not lost)
     latest: dict[int, _Latest] = field(default_factory=dict)
     requests: int = 0
     cpu_seconds: float = 0.0
     seconds: dict[int, float] = field(default_factory=dict)    # worker: seconds it ran
     peak_rss_bytes: int = 0
+    max_loop_lag_ms: float = 0.0
 
     def saturation(self) -> float:
         if not self.alive:
@@ -67,14 +69,18 @@ class NodeBoard:
             rss_bytes=snap.health.rss_bytes, loop_lag_ms=snap.health.loop_lag_ms)
         node.requests += snap.completed
         node.cpu_seconds += snap.health.cpu_seconds
+        node.max_loop_lag_ms = max(node.max_loop_lag_ms, snap.health.loop_lag_ms)
         node.seconds[worker] = node.seconds.get(worker, 0.0) + snap.elapsed_s
         node.peak_rss_bytes = max(node.peak_rss_bytes,
                                   sum(node.latest[w].rss_bytes for w in node.alive
                                       if w in node.latest))
 
-    def ended(self, worker: int) -> None:
-        """The worker sends no more (done or lost): it no longer counts as running."""
-        self._nodes[self._place[worker].node].alive.discard(worker)
+    def ended(self, worker: int, *, lost: bool = False) -> None:
+        """The worker sends no more (done, or lost): it no longer counts as running."""
+        node = self._nodes[self._place[worker].node]
+        node.alive.discard(worker)
+        if not lost:
+            node.done.add(worker)
 
     def busiest(self) -> str | None:
         """The node whose workers are closest to saturation, among those running."""
@@ -108,5 +114,7 @@ class NodeBoard:
             out[nid] = {"host": node.host, "workers": len(node.workers),
                         "requests": node.requests,
                         "cpu_percent": round(100.0 * node.cpu_seconds / ran, 1) if ran else 0.0,
-                        "peak_rss_mb": round(node.peak_rss_bytes / 2**20, 1)}
+                        "peak_rss_mb": round(node.peak_rss_bytes / 2**20, 1),
+                        "max_loop_lag_ms": round(node.max_loop_lag_ms, 2),
+                        "lost_workers": len(node.workers - node.alive - node.done)}
         return out

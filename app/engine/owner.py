@@ -202,10 +202,11 @@ class Run:
     def _lose(self, worker: _Worker, detail: str, merger: Merger) -> list[Snapshot]:
         worker.done = True
         worker.lost = f"worker {worker.index} lost: {detail}"
-        self.nodes.ended(worker.index)
+        self.nodes.ended(worker.index, lost=True)
         place = worker.handle.place
+        # the first second it did not send: its share of it and after is what was lost
         event = {"worker": worker.index, "node": place.node, "host": place.host,
-                 "second": merger.emitted + 1, "detail": detail}
+                 "second": merger.last_of(worker.index) + 1, "detail": detail}
         self.lost_workers.append(event)
         if self.on_lost:
             self.on_lost(event)

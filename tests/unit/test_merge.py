@@ -80,9 +80,13 @@ def test_nodes_add_up_and_the_saturated_node_is_the_bottleneck():
     assert view["b"]["busiest"] and view["b"]["bottleneck"] and not view["a"]["busiest"]
     summary = board.summary()
     assert summary["a"] == {"host": "host-a", "workers": 2, "requests": 400,
-                            "cpu_percent": 40.0, "peak_rss_mb": 100.0}
-    assert summary["b"]["requests"] == 600
-    board.ended(2)                           # lost: no longer the bottleneck, nor running
+                            "cpu_percent": 40.0, "peak_rss_mb": 100.0, "max_loop_lag_ms": 1.0,
+                            "lost_workers": 0}
+    assert summary["b"]["requests"] == 600 and summary["b"]["max_loop_lag_ms"] == 30.0
+    board.ended(2, lost=True)                # lost: no longer the bottleneck, nor running
+    board.ended(0)                           # done: not lost
+    assert board.summary()["b"]["lost_workers"] == 1 and board.summary()["a"]["lost_workers"] == 0
     view = {n["id"]: n for n in board.view()}
     assert view["b"]["alive"] == 0 and not view["b"]["bottleneck"] and view["a"]["busiest"]
+    assert view["a"]["alive"] == 1
     assert not view["a"]["bottleneck"]       # 20 % of its cores: busiest, not saturated

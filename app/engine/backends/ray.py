@@ -81,8 +81,12 @@ class RayCluster:
     """A Ray cluster this process has joined as a driver."""
     name = "ray"
 
+    DESCRIBE_TTL_S = 5.0        # a hung head must not pile up one thread a page view
+
     def __init__(self, address: str):
         self.address = address
+        self._described: tuple[float, dict[str, Any]] | None = None
+        self._describing = threading.Lock()
 
     @classmethod
     def open(cls, address: str) -> RayCluster:
@@ -96,7 +100,14 @@ class RayCluster:
         return cluster_cpus()
 
     def describe(self) -> dict[str, Any]:
-        return {**cluster_view(), "address": self.address}
+        """Asked at most once every DESCRIBE_TTL_S, by one thread at a time: the others
+        wait for its answer."""
+        with self._describing:
+            if self._described and time.monotonic() - self._described[0] < self.DESCRIBE_TTL_S:
+                return self._described[1]
+            view = {**cluster_view(), "address": self.address}
+            self._described = (time.monotonic(), view)
+            return view
 
     def close(self) -> None:
         ray.shutdown()
