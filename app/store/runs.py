@@ -329,3 +329,101 @@ async def store_summary(db: aiosqlite.Connection, run_id: int, summary: dict) ->
         f"UPDATE runs SET summary_json = :summary, {_SUMMARY_COLUMNS}"
         " WHERE id = :id AND status = :status",
         {"summary": json.dumps(summary), "id": run_id, "status": RunStatus.INTERRUPTED.value})
+
+
+# -- imported runs (app/store/transfer.py) ---------------------------------------------
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """Where an imported run was measured (migration 0008, run_origins)."""
+    host: str
+    source: str                      # "dashboard" | "bench"
+    remote_id: int | None            # its id in the database it was exported from
+    exported_at: float | None
+    imported_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def create_imported_run(db: aiosqlite.Connection, spec: dict, *, status: RunStatus,
+                              created_at: float, started_at: float | None,
+                              finished_at: float | None, error: str | None,
+                              origin: RunOrigin) -> int:
+    """Store a run from elsewhere, ended already, with its times, data and origin (its
+    summary follows, store_imported_summary, once its seconds are in). Its id."""
+    status = RunStatus(status)
+    if status.active:
+        raise ValueError(f"an imported run cannot be {status.value}")
+    spec = dict(spec)
+    data = spec.pop("data_csv", None)
+    async with transaction(db):
+        rows = await db.execute_fetchall(
+            "INSERT INTO runs (name, url, spec_json, engine, model, status, created_at,"
+            " started_at, finished_at, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
+            (spec.get("name") or "", spec["url"], json.dumps(spec), spec["engine"],
+             spec["model"], status.value, created_at, started_at, finished_at, error))
+        run_id = rows[0][0]
+        if data is not None:
+            await db.execute("INSERT INTO run_data (run_id, csv) VALUES (?, ?)", (run_id, data))
+        await db.execute(
+            "INSERT INTO run_origins (run_id, host, source, remote_id, exported_at,"
+            " imported_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, origin.host, origin.source, origin.remote_id, origin.exported_at,
+             origin.imported_at))
+    return run_id
+
+
+async def store_imported_summary(db: aiosqlite.Connection, run_id: int,
+                                 summary: dict | None) -> None:
+    """An imported run's summary, with the same sortable columns as finish_run."""
+    await db.execute(
+        f"UPDATE runs SET summary_json = :summary, {_SUMMARY_COLUMNS} WHERE id = :id",
+        {"summary": json.dumps(summary) if summary is not None else None, "id": run_id})
+
+
+async def get_origin(db: aiosqlite.Connection, run_id: int) -> RunOrigin | None:
+    return (await get_origins(db, [run_id])).get(run_id)
+
+
+async def get_origins(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, RunOrigin]:
+    """The origins of those of these runs that were imported (a page of the history)."""
+    rows = await db.execute_fetchall(
+        "SELECT run_id, host, source, remote_id, exported_at, imported_at FROM run_origins"
+        " WHERE run_id IN (SELECT value FROM json_each(?))", (json.dumps([int(i) for i in ids]),))
+    return {row[0]: RunOrigin(*tuple(row)[1:]) for row in rows}
+
+
+async def copy_run(db: aiosqlite.Connection, source_path: str, source_id: int) -> int:
+    """Copy a run, with everything stored for it (its row, series, data, origin), from the
+    Stampede database file at source_path into db, under a new id, in one transaction:
+    all of it or nothing. Every column of `runs` is copied, whichever migrations added
+    them (both files are at this code's schema). Use a connection of its own: ATTACH."""
+    await db.execute("ATTACH DATABASE ? AS source", (source_path,))
+    try:
+        names = [row[0] for row in await db.execute_fetchall(
+            "SELECT name FROM pragma_table_info('runs', 'main') WHERE name <> 'id'"
+            " ORDER BY cid")]
+        columns = ", ".join(f'"{name}"' for name in names)   # from the schema, not from input
+        async with transaction(db):
+            rows = await db.execute_fetchall(
+                f"INSERT INTO main.runs ({columns}) SELECT {columns} FROM source.runs"
+                " WHERE id = ? RETURNING id", (source_id,))
+            if not rows:
+                raise LookupError(f"there is no run #{source_id} in {source_path}")
+            run_id = rows[0][0]
+            # in key order, as a run's rows are appended: the index pages fill whole
+            await db.execute(
+                "INSERT INTO main.series (run_id, span, start, record) SELECT ?, span, start,"
+                " record FROM source.series WHERE run_id = ? ORDER BY span, start",
+                (run_id, source_id))
+            for table, rest in (("run_data", "csv"),
+                                ("run_origins", "host, source, remote_id, exported_at,"
+                                                " imported_at")):
+                await db.execute(
+                    f"INSERT INTO main.{table} (run_id, {rest}) SELECT ?, {rest}"
+                    f" FROM source.{table} WHERE run_id = ?", (run_id, source_id))
+    finally:
+        await db.execute("DETACH DATABASE source")
+    return run_id
