@@ -1,4 +1,4 @@
-"""Command line: `serve` (the default), `bench URL`, `target`."""
+"""Command line: `serve` (the default), `bench URL`, `target`, `export ID`, `import FILE`."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--body-size", type=int, default=1000)
     target.add_argument("--body-file")
     target.add_argument("--workers", type=int, default=1)
+    export = sub.add_parser("export", help="write a stored run as one JSON document (stdout)")
+    export.add_argument("id", type=_positive(int), help="the run's id")
+    export.add_argument("--db", default="data/stampede.sqlite")
+    export.add_argument("--secrets", action="store_true",
+                        help="keep credential headers and URL parts as typed (default: masked)")
+    load = sub.add_parser("import", help="store a run exported by `export` or pushed by bench")
+    load.add_argument("file", help="the JSON document, or - for stdin")
+    load.add_argument("--db", default="data/stampede.sqlite")
     return parser
 
 
@@ -59,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(bench.main(args))
     if args.command == "target":
         sys.exit(run_target(args))
+    if args.command == "export":
+        sys.exit(run_export(args))
+    if args.command == "import":
+        sys.exit(run_import(args))
     from app.web.serve import serve
     sys.exit(serve(args))
 
@@ -73,4 +85,57 @@ def run_target(args: argparse.Namespace) -> int:
     serve(TargetConfig(host=args.host, port=args.port, delay_min=lo, delay_max=hi,
                        seed=args.seed, body_size=args.body_size, body_file=args.body_file,
                        workers=args.workers))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """The run as app/store/transfer.py's document on stdout, a piece at a time."""
+    import asyncio
+    import os
+
+    from app.store import transfer
+    from app.store.db import open_db
+    if not os.path.isfile(args.db):          # open_db would make an empty database there
+        print(f"error: no database at {args.db}", file=sys.stderr)
+        return 1
+
+    async def export() -> None:
+        db = await open_db(args.db)
+        try:
+            async for piece in transfer.export_document(db, args.id, secrets=args.secrets):
+                sys.stdout.write(piece)
+        finally:
+            await db.close()
+    try:
+        asyncio.run(export())
+    except LookupError as exc:
+        print(f"error: {exc} in {args.db}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Store the document's run under a new id and print that id. Exit 2 when the document
+    is refused (what and where on stderr), 1 when it cannot be read or stored."""
+    import asyncio
+
+    from app.store import transfer
+    from app.store.db import StorageError
+    try:
+        binary = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        imported = asyncio.run(transfer.import_document(args.db, transfer.text_of(binary)))
+    except transfer.TransferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        binary.close()
+    print(imported.run_id)
     return 0
