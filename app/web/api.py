@@ -23,6 +23,7 @@ from app.engine.series import default_step
 from app.store import runs as store
 from app.store.db import StorageError
 from app.store import series as timeline
+from app.store import transfer
 
 from .keys import CLUSTER, DB, MANAGER, SETTINGS
 from .preview import preview as preview_of
@@ -148,6 +149,38 @@ async def create_run(request: web.Request) -> web.Response:
         return _error(str(exc), 503)
     location = request.app.router["api_run"].url_for(id=str(record.id))
     return _json(_run_json(record), 201, headers={"Location": str(location)})
+
+
+async def import_run(request: web.Request) -> web.Response:
+    """A run from elsewhere (app/store/transfer.py's document: `run.py export`, `bench
+    --push`), stored under a new id, ended, with the host it came from. The body goes to a
+    temporary file as it arrives (413 past transfer.MAX_IMPORT_BYTES, at once when its
+    Content-Length says so: never read whole into memory), then is read a member and a
+    second at a time; a refused document is a 400 naming where (`{"errors":
+    {"seconds[12]": "second 13: ..."}}`) and stores nothing."""
+    try:
+        body = await transfer.spool(request.content.iter_chunked(1 << 16),
+                                    request.content_length)
+    except transfer.TooLarge as exc:
+        return _error(exc.message, 413)
+    try:
+        with body:
+            imported = await transfer.import_document(request.app[SETTINGS].db_path,
+                                                      transfer.text_of(body))
+    except transfer.TooLarge as exc:
+        return _error(exc.message, 413)
+    except transfer.TransferError as exc:
+        return _errors({exc.where: exc.message})
+    except StorageError as exc:       # disk full or read-only: not the client's fault
+        return _error(str(exc), 503)
+    record = await store.get_run(request.app[DB], imported.run_id)
+    if record is None:                # deleted between the copy and this answer
+        return _not_found(imported.run_id)
+    router = request.app.router
+    location = router["api_run"].url_for(id=str(record.id))
+    page = router["show_run"].url_for(id=str(record.id))
+    return _json({**_run_json(record), "origin": imported.origin.to_dict(), "page": str(page)},
+                 201, headers={"Location": str(location)})
 
 
 async def preview(request: web.Request) -> web.Response:

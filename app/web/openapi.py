@@ -20,6 +20,7 @@ from app.presets import PRESETS
 from app.spec import METHODS, Engine
 from app.status import RunStatus
 from app.store.runs import SORT_KEYS
+from app.store import transfer
 from app.workload import DataOrder, TargetOrder, TargetsFormat
 
 from .api import MAX_LIMIT, MAX_SECOND, SPEC_FIELDS
@@ -178,6 +179,29 @@ SCHEMAS: dict[str, Schema] = {
             "properties": {"id": _STR, "host": _STR, "cpus": _INT, "alive": _BOOL}}}}},
     "Health": {"type": "object", "required": ["ok", "active_run"],
                "properties": {"ok": _BOOL, "active_run": _nullable(_INT)}},
+    "Origin": {"type": "object", "required": ["host", "source", "remote_id", "exported_at",
+                                              "imported_at"], "properties": {
+        "host": _STR, "source": {"enum": list(transfer.SOURCES)}, "remote_id": _nullable(_INT),
+        "exported_at": _nullable(_NUM), "imported_at": _NUM}},
+    "ImportedRun": {"allOf": [_ref("Run"), {
+        "type": "object", "required": ["origin", "page"],
+        "properties": {"origin": _ref("Origin"), "page": {**_STR, "description": "its page"}}}]},
+    # app/store/transfer.py's document (`run.py export`); the members in this order
+    "RunDocument": {"type": "object", "required": ["format", "version", "origin", "run"],
+                    "additionalProperties": False, "properties": {
+        "format": {"const": transfer.FORMAT}, "version": {"const": transfer.VERSION},
+        "origin": {"type": "object", "required": ["host"], "properties": {
+            "host": _STR, "source": {"enum": list(transfer.SOURCES)},
+            "run_id": _nullable(_INT),
+            "exported_at": _nullable(_NUM), "secrets": {"enum": ["masked", "included"]}}},
+        "run": {"type": "object", "required": ["spec", "status", "created_at"], "properties": {
+            "spec": {"type": "object", "description": "RunSpec.to_dict(), data_csv included"},
+            "status": {"enum": [s.value for s in RunStatus]}, "created_at": _NUM,
+            "started_at": _nullable(_NUM), "finished_at": _nullable(_NUM),
+            "summary": {"type": ["object", "null"]}, "error": _nullable(_STR)}},
+        "seconds": {"type": "array", "description": "[second, base64 of its stored record], "
+                    "seconds increasing", "items": {"type": "array", "prefixItems": [
+                        _INT, _STR], "minItems": 2, "maxItems": 2}}}},
 }
 
 # -- answers and parameters -------------------------------------------------------------------
@@ -312,6 +336,15 @@ OPERATIONS: tuple[Operation, ...] = (
                409: error("another run is active or queued"),
                503: error("the database takes no writes (disk full, read-only)")},
               body=SPEC_BODY),
+    Operation("api_import_run", "POST", "/api/runs/import",
+              "Store a run exported elsewhere (run.py export, bench --push); it is never run",
+              {201: {**json_answer("the run, under a new id, with where it came from",
+                                   "ImportedRun"), "headers": {"Location": {"schema": _STR}}},
+               400: errors("the document refused, where named: seconds[12], run.spec.url"),
+               413: error(f"above {transfer.MAX_IMPORT_BYTES // 2**20} MiB"),
+               503: error("the database takes no writes (disk full, read-only)")},
+              body={"required": True, "content": {"application/json": {
+                  "schema": _ref("RunDocument")}}}),
     Operation("api_preview", "POST", "/api/preview",
               "The first requests a spec would send; nothing is stored",
               {200: json_answer("the count and the first 5 requests", "Preview"),

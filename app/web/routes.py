@@ -21,6 +21,7 @@ def add_routes(app: web.Application) -> None:
     # JSON API
     r.add_get("/api/runs", api.list_runs, name="api_runs")
     r.add_post("/api/runs", api.create_run, name="api_create_run")
+    r.add_post("/api/runs/import", api.import_run, name="api_import_run")
     r.add_post("/api/preview", api.preview, name="api_preview")
     r.add_get(r"/api/runs/{id:\d+}", api.get_run, name="api_run")
     r.add_delete(r"/api/runs/{id:\d+}", api.delete_run, name="api_delete_run")
