@@ -365,6 +365,8 @@ async def history(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     return await render(request, "runs/index.html", {
         "runs": records, "total": total, "page": page, "pages": pages, "params": params,
+        # imported runs (run.py import, bench --push): "imported from HOST"
+        "origins": await store.get_origins(request.app[DB], [r.id for r in records]),
         "db_mb": await store_db.size_bytes(request.app[DB]) / 2**20, "db_path": settings.db_path,
         "retention": display.retention(settings.keep_days, settings.keep_runs),
         "columns": HISTORY_COLUMNS, "statuses": [s.value for s in RunStatus],
