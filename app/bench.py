@@ -9,9 +9,11 @@ import os
 import signal
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.analysis.junit import junit_xml
 from app.engine import Outcome, Run, start
@@ -72,6 +74,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the run as one self-contained HTML file (opens offline)")
     p.add_argument("--save", action="store_true", help="store the run for the dashboard")
     p.add_argument("--db", default="data/stampede.sqlite")
+    p.add_argument("--push", metavar="DASHBOARD_URL",
+                   help="upload the ended run to that dashboard (POST /api/runs/import; "
+                        "secrets masked); exit 1 if it is refused")
+    p.add_argument("--token", default=os.environ.get("STAMPEDE_TOKEN"),
+                   help="the dashboard's token for --push (default: $STAMPEDE_TOKEN)")
     add_ray_argument(p)
 
 
@@ -145,9 +152,26 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        return _main(args, cluster)
+        with _kept_for_push(args):
+            return _main(args, cluster)
     finally:
         cluster.close()
+
+
+@contextlib.contextmanager
+def _kept_for_push(args: argparse.Namespace) -> Iterator[None]:
+    """--push without --save: the run is stored as --save stores it (_Saver: every second,
+    its rollups, the summary), in a temporary database, and exported from there. Memory
+    stays flat however long the run, and the upload is the same document `run.py export`
+    writes, from the same store code. `args.kept_db`: where the run is stored, if it is
+    (--db stays the --save and --baseline database)."""
+    args.kept_db = args.db if args.save else None
+    if not args.push or args.save:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="stampede-push-") as folder:
+        args.kept_db = os.path.join(folder, "run.sqlite")
+        yield
 
 
 def _main(args: argparse.Namespace, cluster: Cluster) -> int:
@@ -159,6 +183,9 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
         return 2
     if args.report and not Path(args.report).resolve().parent.is_dir():
         print(f"error: --report: no folder {Path(args.report).resolve().parent}", file=sys.stderr)
+        return 2
+    if args.push and not _is_dashboard_url(args.push):
+        print(f"error: --push: {args.push!r} is not a dashboard's http(s) URL", file=sys.stderr)
         return 2
     if args.junit and not Path(args.junit).resolve().parent.is_dir():
         print(f"error: --junit: no folder {Path(args.junit).resolve().parent}", file=sys.stderr)
@@ -183,7 +210,22 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
                   file=sys.stderr)
             return 1
         result["report"] = args.report
+    push_failure = None
+    if args.push:
+        run_id = result["run_id"] if args.save else result.pop("run_id")   # a temporary one
+        if store_failure:
+            push_failure = "the run could not be kept to push it (see below)"
+        else:
+            try:
+                result["pushed"] = uvloop.run(push(args.kept_db, run_id, args.push,
+                                                   args.token))
+            except PushError as exc:
+                push_failure = str(exc)
     print(json.dumps(result) if args.json else render_text(result, spec))
+    if result.get("pushed") and not args.json:
+        print(f"Pushed: {result['pushed']}")
+    if push_failure:
+        print(f"error: --push: {push_failure}", file=sys.stderr)
     if args.junit:
         try:
             Path(args.junit).write_text(junit_xml(
@@ -195,6 +237,8 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
     if store_failure:                         # --save: the run was stopped, or its end not stored
         print(f"error: {store_failure}", file=sys.stderr)
         return 1
+    if push_failure:
+        return 1
     # a failed threshold fails the command: what CI gates on
     return 1 if result.get("thresholds_passed") is False else 0
 
@@ -202,7 +246,7 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
 async def _bench(spec: RunSpec, args: argparse.Namespace, backend: Backend,
                  ladder: Ladder | None = None) -> tuple[dict[str, Any], str | None]:
     """The run's result, and why it could not all be stored (--save) if it could not."""
-    saver = await _Saver.open(args.db, spec) if args.save else None
+    saver = await _Saver.open(args.kept_db, spec) if args.kept_db else None
     try:
         run = await start(spec, backend)
     except BaseException as exc:   # stored runs stay honest: never left "running"
@@ -245,6 +289,61 @@ async def _bench(spec: RunSpec, args: argparse.Namespace, backend: Backend,
     if saver:
         result["run_id"] = saver.run_id
     return result, failure
+
+
+class PushError(RuntimeError):
+    """The dashboard refused the run, or could not be reached: the message says which."""
+
+
+def _is_dashboard_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+async def push(db_path: str, run_id: int, dashboard: str, token: str | None) -> str:
+    """Upload the stored run to the dashboard at `dashboard` (POST /api/runs/import), the
+    document streamed as it is read from the database; the URL of its page there."""
+    import aiohttp
+
+    from app.store import transfer
+    url = dashboard.rstrip("/") + "/api/runs/import"
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    db = await store_db.open_db(db_path)
+
+    async def body():
+        async for piece in transfer.export_document(db, run_id, source="bench"):
+            yield piece.encode()
+    try:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.post(url, data=body(), headers=headers) as response:
+                text = await response.text()
+                if response.status != 201:
+                    raise PushError(f"{url} refused the run: {response.status} "
+                                    f"{response.reason}: {_said(text)}")
+                page = json.loads(text)["page"]
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise PushError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+    except (ValueError, KeyError) as exc:
+        raise PushError(f"{url} answered 201 without the run's page ({exc})") from None
+    finally:
+        await db.close()
+    return dashboard.rstrip("/") + page
+
+
+def _said(text: str) -> str:
+    """A refusal's message: the JSON error(s), else the start of the text."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()[:300] or "(no message)"
+    if isinstance(data, dict) and isinstance(data.get("errors"), dict):
+        return "; ".join(f"{k}: {v}" for k, v in data["errors"].items())
+    if isinstance(data, dict) and "error" in data:
+        return str(data["error"])
+    return text.strip()[:300]
 
 
 class _Saver:
