@@ -233,14 +233,18 @@ def build_run(run: Mapping[str, Any], series: Columns, *, generated_at: float | 
 def build_compare(runs: Sequence[Mapping[str, Any]], summaries: Sequence[dict | None],
                   series: Sequence[Columns], *, rows: list, endpoint_rows: list,
                   window: tuple[int, int | None] | None = None,
+                  verdicts: Sequence[Mapping[str, str]] | None = None,
                   generated_at: float | None = None, source: str = "Stampede") -> Report:
     """The report of a comparison: the runs (the first the baseline), each one's summary
     over the compared seconds, its series (all at one step), and the compare page's rows
-    (display.compare_rows, compare_endpoints of those summaries)."""
+    (display.compare_rows, compare_endpoints of those summaries). A delta is coloured only
+    by `verdicts` (per run, a row's label -> "better", "worse", …, as the compare page
+    decides them): without, every delta stays grey, never coloured for noise."""
     shown = [masked({**r, "summary": s}) for r, s in zip(runs, summaries)]
     context = {"kind": "compare", "runs": [_run_context(r) for r in shown],
                "title": f"Compare {len(shown)} runs", "rows": rows,
                "endpoint_rows": endpoint_rows,
+               "verdicts": list(verdicts) if verdicts else [{} for _ in shown],
                "window": None if window is None else display.window_text(*window),
                "step_text": step_text(series[0].step if series else 1),
                "generated": display.fmt_time(generated_at or time.time()), "source": source}

@@ -229,3 +229,21 @@ def test_the_assets_are_inlined_as_they_are(path):
     code would be changed on the way in)."""
     text = (report_build.ROOT / path).read_text(encoding="utf-8")
     assert report_build._inline(text, "style" if path.endswith(".css") else "script") == text
+
+
+def test_compare_deltas_are_coloured_only_by_the_verdicts_given(seconds):
+    """Colour for any change was the compare page's noise (issue #10): the report colours a
+    delta only when told the difference is real."""
+    rng = random.Random(7)
+    other = [second(n, rng) for n in range(1, 6)]
+    runs = [run_of(seconds), run_of(other, id=8)]
+    summaries = [r["summary"] for r in runs]
+    summaries[1] = {**summaries[1], "rps": summaries[0]["rps"] * 2}
+
+    def build(verdicts=None) -> str:
+        return build_compare(runs, summaries, [columns(seconds), columns(other)],
+                             rows=display.compare_rows(summaries), endpoint_rows=[],
+                             verdicts=verdicts).html
+    assert not re.search(r'class="delta (better|worse)', build())
+    coloured = build([{}, {"Req/s": "better", "p50": "same"}])
+    assert re.findall(r'class="delta (better|worse)"', coloured) == ["better"]
