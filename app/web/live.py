@@ -21,6 +21,7 @@ from app.engine.series import default_step
 from app.store import runs as store
 from app.store import series as timeline
 
+from .api import path_run_id
 from .hub import Subscription, done_message, is_done, status_message
 from .keys import DB, HUB, MANAGER
 
@@ -30,7 +31,7 @@ TOO_SLOW = b"too slow"
 
 
 async def run_ws(request: web.Request) -> web.StreamResponse:
-    run_id = int(request.match_info["id"])
+    run_id = path_run_id(request)
     db = request.app[DB]
     if await store.get_run(db, run_id) is None:
         raise web.HTTPNotFound(text=json.dumps({"error": f"run #{run_id} not found"}),

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from app.engine.series import default_step
 from app.presets import PRESETS, get_preset
@@ -29,7 +30,7 @@ from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
 from . import display, form
-from .api import MAX_SECOND, parse_list_query, parse_spec_there, parse_window
+from .api import MAX_SECOND, parse_list_query, parse_run_id, parse_spec_there, parse_window
 from .keys import CLUSTER, DB, MANAGER, SETTINGS
 from .runs import RunActive
 
@@ -121,9 +122,11 @@ async def new_run(request: web.Request) -> web.Response:
 async def create_run(request: web.Request) -> web.Response:
     try:
         posted = await request.post()
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, HttpProcessingError):
+        # HttpProcessingError: a multipart part with a bad header (was a 500)
         return await error_page(request, 400, "Unreadable form",
-                                "The form data was not valid UTF-8 form encoding.")
+                                "The form data was not valid UTF-8 form encoding "
+                                "or multipart form data.")
     data, values, errors = form.read_form(posted, await _uploads(posted))
     errors.update(await _load_kept(request, form.kept_sources(data, values), data))
     try:
@@ -333,11 +336,8 @@ def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def _run_or_none(request: web.Request, raw_id: str) -> store.RunRecord | None:
-    try:
-        run_id = int(raw_id)
-    except ValueError:
-        return None
-    return await store.get_run(request.app[DB], run_id) if run_id > 0 else None
+    run_id = parse_run_id(raw_id)
+    return await store.get_run(request.app[DB], run_id) if run_id is not None else None
 
 
 # --- History ---------------------------------------------------------------------------
@@ -486,9 +486,8 @@ def _errors_text(exc: SpecError) -> str:
 
 
 def _parse_ids(raw: str) -> list[int] | None:
-    """"3,4,5" -> [3, 4, 5]; None if any part is not a positive integer or repeats."""
-    parts = [p.strip() for p in raw.split(",") if p.strip()]
-    if not all(p.isdigit() and int(p) > 0 for p in parts):
+    """"3,4,5" -> [3, 4, 5]; None if any part is not a run id or repeats."""
+    ids = [parse_run_id(p.strip()) for p in raw.split(",") if p.strip()]
+    if None in ids:
         return None
-    ids = [int(p) for p in parts]
     return ids if len(set(ids)) == len(ids) else None
