@@ -31,6 +31,7 @@ from .runs import RunActive
 
 MAX_LIMIT = 200
 MAX_SECOND = 10 * 366 * 86400       # ten years of seconds: past any run, within SQLite's int
+MAX_RUN_ID = 2**63 - 1               # SQLite's largest INTEGER: a larger id names no run
 MAX_ANSWER_POINTS = 20_000   # a JSON series answer (~12 MB; the default step keeps 2,000: engine/series.py)
 DEFAULT_LIMIT = 50
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
@@ -67,8 +68,25 @@ def _error(message: str, status: int) -> web.Response:
     return _json({"error": message}, status)
 
 
-def _run_id(request: web.Request) -> int:
-    return int(request.match_info["id"])      # the route only matches digits
+def parse_run_id(raw: str) -> int | None:
+    """The one reader of run ids (paths, ?from=, ?ids=): digits from 1 to MAX_RUN_ID, else
+    None: no such run. A larger id would overflow SQLite's integer (it was a 500), and int()
+    of over 4,300 digits raises."""
+    digits = raw.lstrip("0")
+    if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > 19:
+        return None
+    run_id = int(digits)
+    return run_id if run_id <= MAX_RUN_ID else None
+
+
+def path_run_id(request: web.Request) -> int:
+    """The route's {id}; a JSON 404 when it can name no run."""
+    run_id = parse_run_id(request.match_info["id"])
+    if run_id is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": f"run #{request.match_info['id']} not "
+                                                         f"found"}),
+                               content_type="application/json")
+    return run_id
 
 
 def _run_json(record: store.RunRecord) -> dict[str, Any]:
@@ -217,13 +235,13 @@ async def _posted_spec(request: web.Request) -> RunSpec | web.Response:
 
 
 async def get_run(request: web.Request) -> web.Response:
-    run_id = _run_id(request)
+    run_id = path_run_id(request)
     record = await store.get_run(request.app[DB], run_id)
     return _json(_run_json(record)) if record else _not_found(run_id)
 
 
 async def delete_run(request: web.Request) -> web.Response:
-    run_id = _run_id(request)
+    run_id = path_run_id(request)
     try:
         deleted = await store.delete_run(request.app[DB], run_id)
     except ValueError as exc:          # queued or running
@@ -233,7 +251,7 @@ async def delete_run(request: web.Request) -> web.Response:
 
 async def stop_run(request: web.Request) -> web.Response:
     """`?queued=1` also stops the runs queued behind this one ("Stop all" of a preset)."""
-    run_id = _run_id(request)
+    run_id = path_run_id(request)
     queued = request.query.get("queued", "0")
     if queued not in ("0", "1"):
         return _errors({"queued": "must be 0 or 1"})
@@ -272,7 +290,7 @@ async def series(request: web.Request) -> web.StreamResponse:
     """Per-step samples of [from, to], each the exact merge of its seconds. JSON: the
     default step keeps the answer under ~2,000 points. CSV: every second (or the step),
     streamed a chunk at a time."""
-    run_id = _run_id(request)
+    run_id = path_run_id(request)
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
         return _errors({"format": "must be json or csv"})
@@ -336,7 +354,7 @@ async def _stream_csv(request: web.Request, run_id: int, lo: int, hi: int, step:
 
 async def window(request: web.Request) -> web.Response:
     """The exact summary of seconds from..to: "p99 after warm-up", "during the spike"."""
-    run_id = _run_id(request)
+    run_id = path_run_id(request)
     try:
         lo, hi, _ = parse_window(request.query)
     except SpecError as exc:
@@ -354,7 +372,7 @@ async def window(request: web.Request) -> web.Response:
 
 async def endpoints(request: web.Request) -> web.StreamResponse:
     """The per-endpoint table of a run (summary so far, or final): JSON or CSV."""
-    run_id = _run_id(request)
+    run_id = path_run_id(request)
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
         return _errors({"format": "must be json or csv"})
