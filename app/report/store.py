@@ -8,6 +8,7 @@ span is tried.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -44,7 +45,9 @@ async def run_report(db: aiosqlite.Connection, run: store.RunRecord,
     last = await timeline.last_second(db, run.id, pending)
     report = None
     for step in steps_from(report_step(1, max(last, 1))):
-        report = build_run(run.to_dict(), await series(db, run, 1, last, step, pending))
+        columns = await series(db, run, 1, last, step, pending)
+        # off the event loop: rendering an hour of seconds takes ~0.1-0.5 s
+        report = await asyncio.to_thread(build_run, run.to_dict(), columns)
         if report.size <= MAX_BYTES:
             break
     return report
@@ -53,9 +56,11 @@ async def run_report(db: aiosqlite.Connection, run: store.RunRecord,
 async def compare_report(db: aiosqlite.Connection, runs: Sequence[store.RunRecord],
                          summaries: Sequence[dict | None], window: tuple[int, int | None] | None,
                          *, rows: list, endpoint_rows: list,
-                         pendings: Sequence[timeline.Pending | None]) -> Report:
+                         pendings: Sequence[timeline.Pending | None],
+                         verdicts: Sequence[dict[str, str]] | None = None) -> Report:
     """The report of the compare page's runs over its window (None: the whole runs), its
-    summaries and rows; every run's series at one step, so the points line up."""
+    summaries, rows and verdicts (build_compare); every run's series at one step, so the
+    points line up."""
     lo, hi = window or (1, None)
     ends = [await timeline.last_second(db, r.id, p) for r, p in zip(runs, pendings)]
     end = max([min(hi or e, e) for e in ends] + [lo])
@@ -63,8 +68,9 @@ async def compare_report(db: aiosqlite.Connection, runs: Sequence[store.RunRecor
     for step in steps_from(report_step(lo, end)):
         columns = [await series(db, r, lo, hi or MAX_SECOND, step, p)
                    for r, p in zip(runs, pendings)]
-        report = build_compare([r.to_dict() for r in runs], summaries, columns, rows=rows,
-                               endpoint_rows=endpoint_rows, window=window)
+        report = await asyncio.to_thread(
+            build_compare, [r.to_dict() for r in runs], summaries, columns, rows=rows,
+            endpoint_rows=endpoint_rows, window=window, verdicts=verdicts)
         if report.size <= MAX_BYTES:
             break
     return report

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -30,10 +31,10 @@ def download(url: str) -> tuple[dict[str, str], bytes]:
 
 @pytest.fixture(scope="module")
 def runs(dashboard) -> list[int]:
-    """A 3-second run of two endpoints (a name that tries to close the script, a secret
+    """A 2-second run of two endpoints (a name that tries to close the script, a secret
     header), then a short run of one URL to compare it with."""
     first = dashboard.api("/api/runs", "POST", {
-        "name": EVIL, "duration": "3s", "concurrency": 4,
+        "name": EVIL, "duration": "2s", "concurrency": 4,
         "headers": [f"Authorization: Bearer {SECRET}"],
         "targets": [{"method": "GET", "url": f"{dashboard.target_url}a?delay=0-0.01", "name": "GET /a"},
                     {"method": "POST", "url": f"{dashboard.target_url}b?delay=0-0.02", "name": "POST /b"}]})
@@ -175,3 +176,14 @@ def test_bench_writes_the_same_report(dashboard, offline, tmp_path):
     report = offline(path)
     expect_drawn(report, (*TIME_CHARTS, "#chart-curve"))
     expect(report.locator("#summary")).to_contain_text("300")
+
+
+@pytest.mark.parametrize("path, status", [("/runs/999999/report.html", 404),
+                                          ("/compare/report.html?ids=1", 400),
+                                          ("/compare/report.html?ids=1,999999", 404)])
+def test_a_report_of_no_run_is_the_error_page(dashboard, path, status):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(dashboard.url + path, timeout=10)
+    assert refused.value.code == status
+    assert "text/html" in refused.value.headers["Content-Type"]
+    assert "Content-Disposition" not in refused.value.headers
