@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -20,7 +20,7 @@ from app.store import runs as store
 from app.store import series as timeline
 
 from .build import MAX_BYTES, Report, build_compare, build_run
-from .series import Columns, report_step, steps_from
+from .series import MAX_VALUES, Columns, predicted_values, report_step, steps_from
 
 MAX_SECOND = 10 * 366 * 86400       # "to the end" (the API's bound for a second)
 
@@ -44,7 +44,8 @@ async def run_report(db: aiosqlite.Connection, run: store.RunRecord,
     """The report of a run (its spec masked by the builder)."""
     last = await timeline.last_second(db, run.id, pending)
     report = None
-    for step in steps_from(report_step(1, max(last, 1))):
+    for step in _likely_to_fit(steps_from(report_step(1, max(last, 1))),
+                               lambda step: predicted_values(1, last, step, run.summary)):
         columns = await series(db, run, 1, last, step, pending)
         # off the event loop: rendering an hour of seconds takes ~0.1-0.5 s
         report = await asyncio.to_thread(build_run, run.to_dict(), columns)
@@ -65,7 +66,8 @@ async def compare_report(db: aiosqlite.Connection, runs: Sequence[store.RunRecor
     ends = [await timeline.last_second(db, r.id, p) for r, p in zip(runs, pendings)]
     end = max([min(hi or e, e) for e in ends] + [lo])
     report = None
-    for step in steps_from(report_step(lo, end)):
+    for step in _likely_to_fit(steps_from(report_step(lo, end)), lambda step: sum(
+            predicted_values(lo, min(hi or e, e), step, s) for e, s in zip(ends, summaries))):
         columns = [await series(db, r, lo, hi or MAX_SECOND, step, p)
                    for r, p in zip(runs, pendings)]
         report = await asyncio.to_thread(
@@ -74,6 +76,15 @@ async def compare_report(db: aiosqlite.Connection, runs: Sequence[store.RunRecor
         if report.size <= MAX_BYTES:
             break
     return report
+
+
+def _likely_to_fit(steps: list[int], values: Callable[[int], int]) -> list[int]:
+    """The steps from the first whose series would fit a report (by its summary: a step
+    that cannot is not read at all), the last one whatever it holds."""
+    for at, step in enumerate(steps):
+        if values(step) <= MAX_VALUES or at == len(steps) - 1:
+            return steps[at:]
+    return steps
 
 
 def filename(kind: str, ids: Sequence[Any]) -> str:

@@ -17,6 +17,7 @@ from app.engine.snapshot import EndpointStats, Snapshot, Summary
 from app.report import MAX_BYTES, Columns, Ladder, build_compare, build_run, first_fitting
 from app.report import build as report_build
 from app.report import series as report_series
+from app.report import store as report_store
 from app.web import display
 
 EVIL = "</script><script>alert(1)</script>"
@@ -247,3 +248,15 @@ def test_compare_deltas_are_coloured_only_by_the_verdicts_given(seconds):
     assert not re.search(r'class="delta (better|worse)', build())
     coloured = build([{}, {"Req/s": "better", "p50": "same"}])
     assert re.findall(r'class="delta (better|worse)"', coloured) == ["better"]
+
+
+def test_the_numbers_a_series_will_hold_are_known_before_reading_it(seconds):
+    """The dashboard skips, unread, a step whose series could not fit a report: what it
+    predicts from the summary is what the series then holds."""
+    summary = Summary.of(seconds).to_dict()
+    assert report_series.predicted_values(1, 10, 1, summary) == columns(seconds).values
+    assert report_series.predicted_values(1, 10, 60, summary) == \
+        Columns(60).extend([merged(1, seconds).to_view()]).values
+    fits = lambda step: 10 ** 9 if step == 1 else 10        # noqa: E731
+    assert report_store._likely_to_fit([1, 60, 3600], fits) == [60, 3600]
+    assert report_store._likely_to_fit([1, 60], lambda step: 10 ** 9) == [60]   # the coarsest
