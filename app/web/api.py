@@ -23,6 +23,8 @@ from app.engine.series import default_step
 from app.store import runs as store
 from app.store.db import StorageError
 from app.store import series as timeline
+from app.store import samples as run_samples
+from app.analysis import compare as verdicts
 from app.store import transfer
 
 from .keys import CLUSTER, DB, MANAGER, SETTINGS
@@ -34,6 +36,7 @@ MAX_SECOND = 10 * 366 * 86400       # ten years of seconds: past any run, within
 MAX_RUN_ID = 2**63 - 1               # SQLite's largest INTEGER: a larger id names no run
 MAX_ANSWER_POINTS = 20_000   # a JSON series answer (~12 MB; the default step keeps 2,000: engine/series.py)
 DEFAULT_LIMIT = 50
+COMPARE_MIN, COMPARE_MAX = 2, 4     # runs a comparison takes
 # fields parse_spec reads, plus what RunSpec.to_dict() adds ("Run again" posts it back)
 # and the workload's text inputs (a targets file's text and format, the data CSV's text)
 SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(RunSpec)) | {
@@ -368,6 +371,41 @@ async def window(request: web.Request) -> web.Response:
     hi = last if hi is None else min(hi, last)
     summary = await timeline.window(db, run_id, lo, hi, pending)
     return _json({"run_id": run_id, "from": lo, "to": hi, "summary": summary.to_dict()})
+
+
+async def compare(request: web.Request) -> web.Response:
+    """Verdicts of runs against the first (app/analysis/compare.py): better, worse or same
+    per metric, with the difference, its interval and the method's parameters."""
+    try:
+        named = parse_compare_ids(request.query.get("ids", ""))
+        lo, hi, _ = parse_window(request.query)
+    except SpecError as exc:
+        return _errors(exc.errors)
+    db, manager = request.app[DB], request.app[MANAGER]
+    found = {r.id for r in await store.get_runs(db, [i for _, i in named if i is not None])}
+    missing = [text for text, i in named if i not in found]
+    if missing:
+        return _error(", ".join(f"run #{text}" for text in missing) + " not found", 404)
+    ids = [i for _, i in named]
+    lo, hi = lo or 1, hi or MAX_SECOND
+    sides = [await run_samples.side(db, i, lo, hi, manager.pending(i)) for i in ids]
+    results = await asyncio.to_thread(verdicts.compare, sides)
+    last = max([await timeline.last_second(db, i, manager.pending(i)) for i in ids] + [lo])
+    return _json({"ids": ids, "from": lo, "to": min(hi, last),
+                  **verdicts.to_json(ids, sides, results)})
+
+
+def parse_compare_ids(raw: str) -> list[tuple[str, int | None]]:
+    """?ids=A,B[,C,D]: COMPARE_MIN to COMPARE_MAX different run ids, each as written and as
+    an id (None: digits past any run's); SpecError naming ids."""
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not (COMPARE_MIN <= len(parts) <= COMPARE_MAX
+            and all(p.isascii() and p.isdigit() and p.strip("0") for p in parts)):
+        raise SpecError({"ids": f"must list {COMPARE_MIN} to {COMPARE_MAX} run ids separated "
+                                f"by commas, e.g. ids=3,4 (got {raw[:100]!r})"})
+    if len({p.lstrip("0") for p in parts}) != len(parts):
+        raise SpecError({"ids": f"names a run twice (got {raw[:100]!r})"})
+    return [(p, parse_run_id(p)) for p in parts]
 
 
 async def endpoints(request: web.Request) -> web.StreamResponse:

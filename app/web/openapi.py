@@ -150,6 +150,27 @@ SCHEMAS: dict[str, Schema] = {
     "Window": {"type": "object", "required": ["run_id", "from", "to", "summary"],
                "properties": {"run_id": _INT, "from": _INT, "to": _INT,
                               "summary": _ref("Summary")}},
+    # app/analysis/compare.py: to_json
+    "Comparison": {"type": "object", "required": ["ids", "from", "to", "method", "runs",
+                                                   "comparisons"], "properties": {
+        "ids": {"type": "array", "items": _INT}, "from": _INT, "to": _INT,
+        "method": {"type": "object"},
+        "runs": {"type": "array", "items": {
+            "type": "object", "required": ["id", "figures", "units", "unit_s"], "properties": {
+                "id": _INT, "figures": {"type": "object", "additionalProperties": _nullable(_NUM)},
+                "units": _nullable(_INT), "unit_s": _nullable(_INT)}}},
+        "comparisons": {"type": "array", "items": {
+            "type": "object", "required": ["id", "baseline", "metrics"], "properties": {
+                "id": _INT, "baseline": _INT, "metrics": {
+                    "type": "object", "additionalProperties": _ref("Verdict")}}}}}},
+    "Verdict": {"type": "object", "required": ["verdict", "baseline", "value", "difference",
+                                                "relative", "interval", "min_effect", "reason"],
+                "properties": {
+        "verdict": {"enum": ["better", "worse", "same", "untested"]},
+        **{k: _nullable(_NUM) for k in ("baseline", "value", "difference", "relative",
+                                         "min_effect")},
+        "interval": {"type": ["array", "null"], "items": _NUM, "minItems": 2, "maxItems": 2},
+        "reason": _STR}},
     "Endpoints": {"type": "object", "required": ["endpoints"], "properties": {
         "endpoints": {"type": "object", "additionalProperties": _ref("Endpoint")}}},
     "RunList": {"type": "object", "required": ["runs", "total"], "properties": {
@@ -361,6 +382,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("api_window", "GET", "/api/runs/{id}/window", "The exact summary of seconds",
               {200: json_answer("the summary of from..to", "Window"),
                400: errors("a bad from or to"), 404: RUN_404}, WINDOW),
+    Operation("api_compare", "GET", "/api/compare",
+              "Verdicts of runs against the first: better, worse or same per metric",
+              {200: json_answer("each run's figures, each metric's verdict, difference and "
+                                "interval, and the method", "Comparison"),
+               400: errors("bad ids, from or to"), 404: error("a run that does not exist")},
+              (query("ids", _STR, "2 to 4 run ids, the baseline first: 3,4", required=True),
+               *WINDOW)),
     Operation("api_endpoints", "GET", "/api/runs/{id}/endpoints", "The per-endpoint table",
               {200: json_or_csv("the table", "Endpoints"), 400: errors("a bad format"),
                404: RUN_404}, (FORMAT,)),

@@ -27,6 +27,7 @@ def add_routes(app: web.Application) -> None:
     r.add_delete(r"/api/runs/{id:\d+}", api.delete_run, name="api_delete_run")
     r.add_get(r"/api/runs/{id:\d+}/series", api.series, name="api_series")
     r.add_get(r"/api/runs/{id:\d+}/window", api.window, name="api_window")
+    r.add_get("/api/compare", api.compare, name="api_compare")
     r.add_get(r"/api/runs/{id:\d+}/endpoints", api.endpoints, name="api_endpoints")
     r.add_post(r"/api/runs/{id:\d+}/stop", api.stop_run, name="api_stop_run")
     r.add_get(r"/api/runs/{id:\d+}/ws", live.run_ws, name="api_ws")
