@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from app.engine.series import Rollups, merged
+from app.engine.series import merged
 from app.engine.snapshot import EndpointStats, Snapshot, Summary
 from app.report import MAX_BYTES, Columns, Ladder, build_compare, build_run, first_fitting
 from app.report import build as report_build
