@@ -17,6 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from app.analysis import compare as verdicts
 from app.engine.series import default_step
 from app.presets import PRESETS, get_preset
 from app.redact import run_view
@@ -26,6 +27,7 @@ from app.spec import METHODS, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
 from app.store import runs as store
+from app.store import samples as run_samples
 from app.store import series as timeline
 from app.workload import MAX_DATA_BYTES, MAX_HAR_BYTES, MAX_TARGETS_BYTES
 
@@ -392,6 +394,14 @@ async def compare(request: web.Request) -> web.Response:
     ids = [r.id for r in runs]
     db, manager = request.app[DB], request.app[MANAGER]
     lo, hi = window or (1, None)
+    # verdicts on the figures shown (a run without a summary yet: untested)
+    sides = [await run_samples.side(db, r.id, lo, hi or MAX_SECOND, manager.pending(r.id),
+                                    summary or {}) for r, summary in zip(runs, summaries)]
+    results = await asyncio.to_thread(verdicts.compare, sides)
+    rows = display.compare_rows(summaries)
+    mean = display.Metric("Mean", ("latency_ms", "mean"), display.fmt_ms, "lower")
+    at = next((k for k, (m, _) in enumerate(rows) if m.label == "p50"), len(rows))
+    rows[at:at] = display.compare_rows(summaries, (mean,))
     # one step for every run's series (the longest's default), so their points line up
     ends = [await timeline.last_second(db, r.id, manager.pending(r.id)) for r in runs]
     end = max([min(hi or e, e) for e in ends] + [lo])
@@ -399,7 +409,10 @@ async def compare(request: web.Request) -> web.Response:
     series = [str(request.app.router["api_series"].url_for(id=str(r.id)).with_query(query))
               for r in runs]
     return await render(request, "compare.html", {
-        "runs": runs, "rows": display.compare_rows(summaries),
+        "runs": runs, "rows": rows, "method": verdicts.method(),
+        "effects": verdicts.effects_text(),
+        # per column, the verdict of each metric (none for the baseline's)
+        "verdicts": [{}] + [{r.metric.key: r for r in rs} for rs in results],
         "endpoint_rows": display.compare_endpoints(summaries),
         "window": None if window is None else display.window_text(lo, hi),
         # each run's page opens at the same window
