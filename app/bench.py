@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.analysis.compare import Result, Side, method, regressions, side_of_result, text
+from app.analysis.compare import compare as verdicts
+from app.analysis.bootstrap import Samples
 from app.analysis.junit import junit_xml
 from app.engine import Outcome, Run, start
 from app.engine.backends import Backend, Cluster, ClusterError, open_cluster
@@ -28,6 +31,8 @@ from app.spec import RunSpec, SpecError, parse_spec
 from app.status import RunStatus
 from app.store import db as store_db
 from app.store import runs
+from app.store.samples import add as add_sample
+from app.store.samples import stored_side
 from app.store.series import encoded
 from app.workload import (MAX_DATA_BYTES, TargetsFormat, WorkloadError, format_for_path,
                           max_bytes, parse_targets)
@@ -63,6 +68,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE.csv", help="CSV with a header row: {column} values")
     p.add_argument("--data-order", help="sequence (row i mod rows, the default) | random")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--baseline", metavar="RUN_ID|FILE.json",
+                   help="compare with a run stored in --db, or an earlier --json output: "
+                        "better, worse or same per metric")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="with --baseline: exit 1 when p50, p99, req/s or the error rate got "
+                        "significantly worse")
     p.add_argument("--threshold", dest="thresholds", action="append", default=[],
                    metavar="EXPR", help="pass/fail criterion, repeatable: 'p99 < 200ms', "
                    "'error_rate < 1%%', 'rps >= 1000', 'p99{GET /search} < 300ms'; "
@@ -181,6 +192,12 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
         for field, message in exc.errors.items():
             print(f"error: {_FLAGS.get(field, field)}: {message}", file=sys.stderr)
         return 2
+    try:
+        baseline = _baseline(args)
+    except SpecError as exc:
+        for flag, message in exc.errors.items():
+            print(f"error: {flag}: {message}", file=sys.stderr)
+        return 2
     if args.report and not Path(args.report).resolve().parent.is_dir():
         print(f"error: --report: no folder {Path(args.report).resolve().parent}", file=sys.stderr)
         return 2
@@ -221,7 +238,12 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
                                                    args.token))
             except PushError as exc:
                 push_failure = str(exc)
+    compared = _compare(baseline, result) if baseline else []
+    if not args.json:
+        result.pop("samples", None)          # what a later --baseline FILE.json tests with
     print(json.dumps(result) if args.json else render_text(result, spec))
+    if baseline and not args.json:
+        print("\n".join(text(compared, baseline[0])) + "\n")
     if result.get("pushed") and not args.json:
         print(f"Pushed: {result['pushed']}")
     if push_failure:
@@ -238,6 +260,8 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
         print(f"error: {store_failure}", file=sys.stderr)
         return 1
     if push_failure:
+        return 1
+    if args.fail_on_regression and regressions(compared):
         return 1
     # a failed threshold fails the command: what CI gates on
     return 1 if result.get("thresholds_passed") is False else 0
@@ -257,9 +281,11 @@ async def _bench(spec: RunSpec, args: argparse.Namespace, backend: Backend,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.stop)
     progress = _Progress(spec) if sys.stderr.isatty() else None
+    samples = Samples(auto=True)        # for --baseline, and in --json for a later one
     snapshots = run.__aiter__()
     try:
         async for snap in snapshots:
+            add_sample(samples, snap.second, snap.elapsed_s, snap)
             if saver:
                 await saver.add(snap, run)
             if ladder:
@@ -286,9 +312,56 @@ async def _bench(spec: RunSpec, args: argparse.Namespace, backend: Backend,
         result["outcome"], result["error"] = Outcome.FAILED.value, failure
     result["spec"] = spec.to_dict()
     result["histogram"] = text_histogram(run.summary.total.latency)
+    result["samples"] = samples.to_json()
     if saver:
         result["run_id"] = saver.run_id
     return result, failure
+
+
+MAX_BASELINE_BYTES = 64 * 2**20    # a --json file (~2 MB for 20 minutes at 20,000 req/s)
+
+
+def _baseline(args: argparse.Namespace) -> tuple[str, Side] | None:
+    """--baseline RUN_ID (in --db) or FILE.json (an earlier --json output), read before the
+    run starts; SpecError naming the flag when it cannot be."""
+    if not args.baseline:
+        if args.fail_on_regression:
+            raise SpecError({"--fail-on-regression": "needs --baseline RUN_ID or FILE.json"})
+        return None
+    if args.baseline.isascii() and args.baseline.isdigit():
+        run_id = int(args.baseline)
+        if not Path(args.db).is_file():
+            raise SpecError({"--baseline": f"run #{run_id}: no database at {args.db} (--db)"})
+        try:
+            side = asyncio.run(stored_side(args.db, run_id)) if run_id <= 2**63 - 1 else None
+        except (sqlite3.Error, store_db.StorageError) as exc:
+            raise SpecError({"--baseline": f"cannot read {args.db}: {exc}"}) from None
+        if side is None:
+            raise SpecError({"--baseline": f"no run #{run_id} in {args.db}"})
+        return f"run #{run_id} of {args.db}", side
+    path = Path(args.baseline)
+    try:
+        if path.stat().st_size > MAX_BASELINE_BYTES:
+            raise ValueError(f"above {MAX_BASELINE_BYTES // 2**20} MiB")
+        return str(path), side_of_result(json.loads(path.read_bytes()))
+    except OSError as exc:
+        raise SpecError({"--baseline": f"cannot read {args.baseline}: {exc.strerror}"}) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError({"--baseline": f"{args.baseline} is not JSON ({exc})"}) from None
+    except ValueError as exc:            # what the file holds
+        raise SpecError({"--baseline": f"{args.baseline}: {exc}"}) from None
+
+
+def _compare(baseline: tuple[str, Side], result: dict[str, Any]) -> list[Result]:
+    """The verdicts of this run against the baseline, also put in result["comparison"]
+    with the metrics that --fail-on-regression fails on."""
+    label, side = baseline
+    results = verdicts([side, side_of_result(result)])[0]
+    result["comparison"] = {
+        "baseline": label, "method": method(),
+        "metrics": {r.metric.key: r.to_dict() for r in results},
+        "regressions": regressions(results)}
+    return results
 
 
 class PushError(RuntimeError):
