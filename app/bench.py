@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.analysis.compare import Result, Side, method, regressions, side_of_result, text
+from app.analysis.compare import (Result, Side, figures, method, regressions, side_of_result,
+                                  text)
 from app.analysis.compare import compare as verdicts
 from app.analysis.bootstrap import Samples
 from app.analysis.junit import junit_xml
@@ -218,6 +219,7 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
     except store_db.StorageError as exc:      # --save: not even the run's row could be stored
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    samples: Samples = result.pop("samples")     # for --baseline and --json, not the report
     if ladder is not None:
         try:
             write_report(args.report, ladder, result, spec.to_dict(),
@@ -238,9 +240,10 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
                                                    args.token))
             except PushError as exc:
                 push_failure = str(exc)
-    compared = _compare(baseline, result) if baseline else []
-    if not args.json:
-        result.pop("samples", None)          # what a later --baseline FILE.json tests with
+    this = Side(figures(result), samples)
+    compared = _compare(baseline, this, result) if baseline else []
+    if args.json:
+        result["samples"] = samples.to_json()    # what a later --baseline FILE.json tests with
     print(json.dumps(result) if args.json else render_text(result, spec))
     if baseline and not args.json:
         print("\n".join(text(compared, baseline[0])) + "\n")
@@ -312,7 +315,7 @@ async def _bench(spec: RunSpec, args: argparse.Namespace, backend: Backend,
         result["outcome"], result["error"] = Outcome.FAILED.value, failure
     result["spec"] = spec.to_dict()
     result["histogram"] = text_histogram(run.summary.total.latency)
-    result["samples"] = samples.to_json()
+    result["samples"] = samples
     if saver:
         result["run_id"] = saver.run_id
     return result, failure
@@ -352,11 +355,11 @@ def _baseline(args: argparse.Namespace) -> tuple[str, Side] | None:
         raise SpecError({"--baseline": f"{args.baseline}: {exc}"}) from None
 
 
-def _compare(baseline: tuple[str, Side], result: dict[str, Any]) -> list[Result]:
+def _compare(baseline: tuple[str, Side], this: Side, result: dict[str, Any]) -> list[Result]:
     """The verdicts of this run against the baseline, also put in result["comparison"]
     with the metrics that --fail-on-regression fails on."""
     label, side = baseline
-    results = verdicts([side, side_of_result(result)])[0]
+    results = verdicts([side, this])[0]
     result["comparison"] = {
         "baseline": label, "method": method(),
         "metrics": {r.metric.key: r.to_dict() for r in results},
