@@ -261,7 +261,8 @@ def _judge(m: Metric, base: Side, side: Side, a: _Stats, b: _Stats) -> Result:
     if m.untested:
         return untested(m.untested)
     if va is None or vb is None:
-        return untested("no responses in a run: no latency to compare")
+        return untested("no responses in a run: no latency to compare" if m.unit == "ms"
+                        else "a run has no figures (no summary yet)")
     for stats in (a, b):
         if isinstance(stats, str):
             return untested(stats)
