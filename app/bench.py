@@ -75,6 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-on-regression", action="store_true",
                    help="with --baseline: exit 1 when p50, p99, req/s or the error rate got "
                         "significantly worse")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="write the run as one self-contained HTML file (opens offline)")
     p.add_argument("--threshold", dest="thresholds", action="append", default=[],
                    metavar="EXPR", help="pass/fail criterion, repeatable: 'p99 < 200ms', "
                    "'error_rate < 1%%', 'rps >= 1000', 'p99{GET /search} < 300ms'; "
@@ -82,8 +84,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--abort-on-fail", action="store_true",
                    help="stop at the end of the first second whose totals fail a threshold")
     p.add_argument("--junit", metavar="FILE", help="write the thresholds as JUnit XML")
-    p.add_argument("--report", metavar="FILE.html",
-                   help="write the run as one self-contained HTML file (opens offline)")
     p.add_argument("--save", action="store_true", help="store the run for the dashboard")
     p.add_argument("--db", default="data/stampede.sqlite")
     p.add_argument("--push", metavar="DASHBOARD_URL",
@@ -199,14 +199,14 @@ def _main(args: argparse.Namespace, cluster: Cluster) -> int:
         for flag, message in exc.errors.items():
             print(f"error: {flag}: {message}", file=sys.stderr)
         return 2
-    if args.report and not Path(args.report).resolve().parent.is_dir():
-        print(f"error: --report: no folder {Path(args.report).resolve().parent}", file=sys.stderr)
-        return 2
     if args.push and not _is_dashboard_url(args.push):
         print(f"error: --push: {args.push!r} is not a dashboard's http(s) URL", file=sys.stderr)
         return 2
     if args.junit and not Path(args.junit).resolve().parent.is_dir():
         print(f"error: --junit: no folder {Path(args.junit).resolve().parent}", file=sys.stderr)
+        return 2
+    if args.report and not Path(args.report).resolve().parent.is_dir():
+        print(f"error: --report: no folder {Path(args.report).resolve().parent}", file=sys.stderr)
         return 2
     warning = port_exhaustion_warning(spec.keepalive, spec.requests)
     if warning:

@@ -125,6 +125,12 @@ def parse_list_query(params: Any) -> dict[str, Any]:
             query["status"] = RunStatus(status)
         except ValueError:
             errors["status"] = f"must be one of {', '.join(s.value for s in RunStatus)}"
+    verdict = params.get("thresholds", "")
+    query["passed"] = None
+    if verdict:
+        if verdict not in ("passed", "failed"):
+            errors["thresholds"] = "must be passed or failed"
+        query["passed"] = verdict == "passed"
     query["sort"] = params.get("sort", "created")
     if query["sort"] not in store.SORT_KEYS:
         errors["sort"] = f"must be one of {', '.join(store.SORT_KEYS)}"
@@ -147,12 +153,6 @@ def parse_list_query(params: Any) -> dict[str, Any]:
         if value < low or (high is not None and value > high):
             errors[name] = f"must be from {low} to {high}" if high else f"must be ≥ {low}"
         query[name] = value
-    verdict = params.get("thresholds", "")
-    query["passed"] = None
-    if verdict:
-        if verdict not in ("passed", "failed"):
-            errors["thresholds"] = "must be passed or failed"
-        query["passed"] = verdict == "passed"
     if errors:
         raise SpecError(errors)
     return query
