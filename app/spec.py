@@ -276,6 +276,9 @@ def _workload_fields(data: Mapping[str, Any], values: dict[str, Any],
                 return
             values["targets"] = tuple(targets_from_json(raw_targets))
         elif text not in (None, ""):
+            if not isinstance(text, (str, bytes)):
+                errors["targets_text"] = "must be the targets file's text"
+                return
             try:
                 fmt = TargetsFormat(str(data.get("targets_format") or "vegeta").strip().lower())
             except ValueError:

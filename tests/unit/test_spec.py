@@ -124,3 +124,11 @@ def test_stages_that_send_nothing_are_refused_on_the_stages_field(stages):
 ])
 def test_stages_that_send_something_are_accepted(data):
     assert parse_spec(data).stages
+
+
+@pytest.mark.parametrize("text", [1.5, 5, True, ["GET http://127.0.0.1:1/"], {"a": 1}])
+def test_targets_text_that_is_not_text_is_refused_naming_it(text):
+    # found by the API fuzzer: a number here reached len() and was a 500
+    with pytest.raises(SpecError) as bad:
+        parse_spec({"targets_text": text, "requests": 1})
+    assert bad.value.errors["targets_text"] == "must be the targets file's text"
