@@ -394,14 +394,7 @@ async def compare(request: web.Request) -> web.Response:
     ids = [r.id for r in runs]
     db, manager = request.app[DB], request.app[MANAGER]
     lo, hi = window or (1, None)
-    # verdicts on the figures shown (a run without a summary yet: untested)
-    sides = [await run_samples.side(db, r.id, lo, hi or MAX_SECOND, manager.pending(r.id),
-                                    summary or {}) for r, summary in zip(runs, summaries)]
-    results = await asyncio.to_thread(verdicts.compare, sides)
-    rows = display.compare_rows(summaries)
-    mean = display.Metric("Mean", ("latency_ms", "mean"), display.fmt_ms, "lower")
-    at = next((k for k, (m, _) in enumerate(rows) if m.label == "p50"), len(rows))
-    rows[at:at] = display.compare_rows(summaries, (mean,))
+    results, rows = await _verdicts_and_rows(request, runs, summaries, window)
     # one step for every run's series (the longest's default), so their points line up
     ends = [await timeline.last_second(db, r.id, manager.pending(r.id)) for r in runs]
     end = max([min(hi or e, e) for e in ends] + [lo])
@@ -409,7 +402,7 @@ async def compare(request: web.Request) -> web.Response:
     series = [str(request.app.router["api_series"].url_for(id=str(r.id)).with_query(query))
               for r in runs]
     return await render(request, "compare.html", {
-        "runs": runs, "rows": rows, "method": verdicts.method(),
+        "runs": runs, "rows": rows, "method": verdicts.method(), "verdict_keys": VERDICT_KEYS,
         "effects": verdicts.effects_text(),
         # per column, the verdict of each metric (none for the baseline's)
         "verdicts": [{}] + [{r.metric.key: r for r in rs} for rs in results],
@@ -435,11 +428,37 @@ async def compare_report(request: web.Request) -> web.StreamResponse:
         return compared
     runs, window, summaries = compared
     manager = request.app[MANAGER]
+    results, rows = await _verdicts_and_rows(request, runs, summaries, window)
+    label_of = {key: label for label, key in VERDICT_KEYS.items()}
     built = await reports.compare_report(
-        request.app[DB], runs, summaries, window, rows=display.compare_rows(summaries),
+        request.app[DB], runs, summaries, window, rows=rows,
         endpoint_rows=display.compare_endpoints(summaries),
-        pendings=[manager.pending(r.id) for r in runs])
+        pendings=[manager.pending(r.id) for r in runs],
+        # the page's verdicts: the file colours exactly the deltas the page colours
+        verdicts=[{}] + [{label_of[r.metric.key]: r.verdict.value for r in rs
+                          if r.metric.key in label_of} for rs in results])
     return _report_file(built, reports.filename("compare", [r.id for r in runs]))
+
+
+# the compare table's rows that have a verdict: their label -> the metric's key
+VERDICT_KEYS = {"Req/s": "rps", "Mean": "mean", "p50": "p50", "p90": "p90", "p99": "p99",
+                "p99.9": "p999", "Max": "max", "Error %": "error_rate"}
+
+
+async def _verdicts_and_rows(request: web.Request, runs: list[store.RunRecord],
+                             summaries: list[dict | None], window: tuple[int, int | None] | None):
+    """Each later run's verdicts against the first over the window (a run without a
+    summary yet: untested), and the table's rows (a Mean row, since mean is tested)."""
+    db, manager = request.app[DB], request.app[MANAGER]
+    lo, hi = window or (1, None)
+    sides = [await run_samples.side(db, r.id, lo, hi or MAX_SECOND, manager.pending(r.id),
+                                    summary or {}) for r, summary in zip(runs, summaries)]
+    results = await asyncio.to_thread(verdicts.compare, sides)
+    rows = display.compare_rows(summaries)
+    mean = display.Metric("Mean", ("latency_ms", "mean"), display.fmt_ms, "lower")
+    at = next((k for k, (m, _) in enumerate(rows) if m.label == "p50"), len(rows))
+    rows[at:at] = display.compare_rows(summaries, (mean,))
+    return results, rows
 
 
 async def _compared(request: web.Request

@@ -148,6 +148,12 @@ async def test_page_colours_only_real_differences(stored):
         assert " worse" not in "".join(delta_classes(page, label)), label
     assert 'id="compare-verdicts"' in page and "minimum effect" in page
     assert "title=\"same: the 95% interval" in page
+    # the downloaded file colours exactly what the page colours
+    report = await (await client.get(f"/compare/report.html?ids={a},{b},{slow}")).text()
+    p50_row = re.search(r"<th[^>]*>p50</th>(.*?)</tr>", report, flags=re.S)[1]
+    assert re.findall(r'class="delta( \w+)?"', p50_row) == ["", " worse"]
+    requests_row = re.search(r"<th[^>]*>Requests</th>(.*?)</tr>", report, flags=re.S)[1]
+    assert " worse" not in requests_row and " better" not in requests_row
 
 
 # -- real runs: bench against the demo target, stored in one SQLite file ---------------------
