@@ -73,9 +73,12 @@ class Hub:
 
 # -- the messages (encoded once, sent to every client as is) ---------------------------
 
-def snapshot_message(run_id: int, sample_json: str, totals_json: str) -> str:
+def snapshot_message(run_id: int, sample_json: str, totals_json: str,
+                     nodes_json: str = "null") -> str:
+    """A second, the totals so far (the summary's form: the last live totals equal the
+    stored summary), and each node's last second (the health panel's, live only)."""
     return (f'{{"type": "snapshot", "run_id": {int(run_id)}, "sample": {sample_json}, '
-            f'"totals": {totals_json}}}')
+            f'"totals": {totals_json}, "nodes": {nodes_json}}}')
 
 
 def event_message(run_id: int, kind: str, event: dict) -> str:

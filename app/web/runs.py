@@ -66,6 +66,7 @@ class LiveState:
     pending: Pending = field(default_factory=Pending)      # rows the writer has not stored
     totals: dict | None = None                              # Summary.to_dict() so far
     totals_json: str = "null"
+    nodes_json: str = "null"                                # each node's last second
     stop_requested: bool = False
     engine_run: engine.Run | None = None
 
@@ -73,7 +74,7 @@ class LiveState:
         """(first second held, one snapshot message per second held), totals the current
         ones; the seconds before come from the store (live.py)."""
         first = self.recent[0][0] if self.recent else self.pending.last + 1
-        return first, [snapshot_message(self.run_id, s, self.totals_json)
+        return first, [snapshot_message(self.run_id, s, self.totals_json, self.nodes_json)
                        for _, s in self.recent]
 
 
@@ -273,7 +274,7 @@ class RunManager:
                 state.recent.append((snap.second, sample_json))
                 self._update_totals(state, run)     # the engine added this second already
                 self._hub.publish(state.run_id, snapshot_message(
-                    state.run_id, sample_json, state.totals_json))
+                    state.run_id, sample_json, state.totals_json, state.nodes_json))
         except BaseException:
             run.stop()      # the workers end now; aclose() below reaps them
             raise
@@ -292,11 +293,11 @@ class RunManager:
 
     @staticmethod
     def _update_totals(state: LiveState, run: engine.Run) -> None:
-        """The totals so far, with where they come from: per node, its last second
-        (`nodes_live`, the health panel's), and the workers lost so far."""
+        """The totals so far (as the summary will be: per node over the run, the workers
+        lost so far), and apart, each node's last second (the health panel's)."""
         totals = run.result()
-        totals["nodes_live"] = run.nodes.view()
         state.totals, state.totals_json = totals, json.dumps(totals)
+        state.nodes_json = json.dumps(run.nodes.view())
 
     def _show_waiting(self, state: LiveState, run: engine.Run, snap: Snapshot,
                       missing: list[int]) -> None:
@@ -306,7 +307,7 @@ class RunManager:
         view = snap.to_view()
         view["partial"] = {"missing_workers": missing}
         self._hub.publish(state.run_id, snapshot_message(
-            state.run_id, json.dumps(view), state.totals_json))
+            state.run_id, json.dumps(view), state.totals_json, state.nodes_json))
 
     def _show_lost(self, state: LiveState, run: engine.Run, event: dict) -> None:
         self._update_totals(state, run)

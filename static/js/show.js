@@ -79,6 +79,7 @@ const RunProgress = (() => {
     // the seconds shown, or null (the whole run): {from, to (null: to the end), end (the
     // last second it covers, once loaded), samples, summary (null while loading), error}
     window: null,
+    nodesLive: null,           // each node's last second (live snapshot messages' `nodes`)
     lostEvents: [],            // workers lost, as the live events told (the totals list them too)
     partial: new Map(),        // second -> workers whose share it still waits for (live only)
   };
@@ -352,15 +353,15 @@ const RunProgress = (() => {
     return `${host || "unknown host"} (node ${String(id).slice(0, 8)})`;
   }
 
-  /** The node rows to show: live, each node's last second (totals.nodes_live); ended,
+  /** The node rows to show: live, each node's last second (the snapshot message's nodes); ended,
       each node over the run (summary.nodes, or the totals' when an ended run has no
       summary). Null when the run has none (runs stored
       before per-node figures, or one that failed before its workers were placed). */
   function nodeRows() {
     const t = totals();
     if (!t) return null;
-    if (!ended() && Array.isArray(t.nodes_live) && t.nodes_live.length) {
-      return { live: true, rows: t.nodes_live };
+    if (!ended() && Array.isArray(state.nodesLive) && state.nodesLive.length) {
+      return { live: true, rows: state.nodesLive };
     }
     const nodes = Object.entries(t.nodes || {});
     if (!nodes.length) return null;
@@ -773,6 +774,7 @@ const RunProgress = (() => {
       if (msg.sample.partial) state.partial.set(msg.sample.second, msg.sample.partial.missing_workers || []);
       else state.partial.delete(msg.sample.second);
       state.totals = msg.totals;
+      state.nodesLive = msg.nodes || null;
       if (state.status === "queued") { state.status = "running"; renderStatus(); }
       scheduleRender();
     } else if (msg.type === "event") {

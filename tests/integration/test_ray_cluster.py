@@ -266,7 +266,7 @@ async def test_the_dashboard_shows_a_lost_node_live_and_keeps_it(cluster, tmp_pa
                 async for message in ws:
                     msg = json.loads(message.data)
                     if msg["type"] == "snapshot" and removed is None and msg["sample"]["second"] >= 2:
-                        nodes = [n["id"] for n in msg["totals"]["nodes_live"]]
+                        nodes = [n["id"] for n in msg["nodes"]]
                         assert len(nodes) == NODES
                         removed = next(n for n in cluster.list_all_nodes()
                                        if n.node_id in nodes and n.node_id != head)
