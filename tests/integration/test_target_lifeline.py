@@ -68,8 +68,13 @@ def test_target_stops_cleanly_when_its_parent_cuts_the_lifeline(workers: int) ->
     lifeline.close_read_end()
     try:
         wait_for_port(port, process=process)
+        # the port answers once the first worker listens (SO_REUSEPORT): the others may
+        # still be starting on a busy machine
+        expected = workers if workers > 1 else 0
+        wait_until(lambda: len(psutil.Process(process.pid).children()) >= expected,
+                   "the target's workers not all started")
         workers_of = psutil.Process(process.pid).children()
-        assert len(workers_of) == (workers if workers > 1 else 0)
+        assert len(workers_of) == expected
         lifeline.cut()  # as the kernel does when the parent dies; we live on, so no death signal
         assert process.wait(BOUND_S) == 0  # a clean stop, as on SIGTERM
         wait_until(lambda: all(gone(worker) for worker in workers_of), "workers still running")
