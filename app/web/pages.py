@@ -148,6 +148,8 @@ async def create_run(request: web.Request) -> web.Response:
         record = await request.app[MANAGER].submit(spec)
     except RunActive as exc:
         return await _conflict(request, values, exc)
+    except store_db.StorageError as exc:   # disk full or read-only: as the API's 503
+        return await error_page(request, 503, "Cannot store the run", str(exc))
     raise web.HTTPSeeOther(_run_url(request, record.id))
 
 
@@ -198,6 +200,8 @@ async def start_preset(request: web.Request) -> web.Response:
     except RunActive as exc:     # the form, filled with the preset's (first) run to start later
         return await _conflict(request, form.values_from_spec(specs[0].to_dict(with_data=True)),
                                exc)
+    except store_db.StorageError as exc:
+        return await error_page(request, 503, "Cannot store the runs", str(exc))
     then = f"?then={','.join(map(str, ids[1:]))}" if len(ids) > 1 else ""
     raise web.HTTPSeeOther(f"{_run_url(request, ids[0])}{then}")
 

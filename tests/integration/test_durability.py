@@ -154,6 +154,10 @@ async def test_a_read_only_database_fails_the_run_and_its_end_is_stored_once_wri
     refused = await client.post("/api/runs", json={"url": target_url, "requests": 5})
     assert refused.status == 503                  # the server's disk, not the client's input
     assert "read-only" in (await refused.json())["error"]
+    form = await client.post("/runs", data={"url": target_url, "requests": "5",
+                                            "mode": "one", "model": "closed"},
+                             allow_redirects=False)
+    assert form.status == 503 and "read-only" in await form.text()     # the form's page too
 
     await db.execute("PRAGMA query_only = OFF")
     failed = await wait_for_status(client, run_id, FINAL, timeout=5)   # retried every 2 s
