@@ -42,6 +42,7 @@ CONNECT_TIMEOUT_S = 5.0          # an unreachable cluster is an error this soon,
 INIT_TIMEOUT_S = 60.0
 CLOCK_ROUNDS = 5
 START_MARGIN_NS = 250_000_000    # the start instant is this far ahead, plus round trips
+BACKPRESSURE_FRAMES = 30         # unread frames an actor may have in flight (30 s of seconds)
 
 _APP = Path(__file__).resolve().parents[2]      # the `app` package, shipped to the cluster
 
@@ -141,6 +142,10 @@ class WorkerActor:
     def clock(self) -> int:
         return time.time_ns()
 
+    # an owner that falls behind (Ray's receive costs it ~0.3 ms a frame: benchmarks/cluster.py)
+    # makes the actor wait after this many unread frames, so they wait in the actors'
+    # memory, spread over the cluster, not all in the owner's
+    @ray.method(num_returns="streaming", _generator_backpressure_num_objects=BACKPRESSURE_FRAMES)
     async def run(self, plan_json: str):
         """The worker's messages, pickled, one object each; it ends after done/failed."""
         from ..worker_main import Control, serve_worker
@@ -194,7 +199,7 @@ class RayWorker:
         self.place = Place("?", "?")
         self.skew_ms: float | None = None
         self.start_margin_ns = START_MARGIN_NS
-        self._messages = actor.run.options(num_returns="streaming").remote(plan_json)
+        self._messages = actor.run.remote(plan_json)
         self._ended = asyncio.Event()
         self._detail = ""
 
