@@ -161,7 +161,10 @@ def _coarse(h: Histogram) -> tuple[int, np.ndarray]:
         return 0, np.zeros(0)
     columns = (np.arange(h.lo, h.lo + len(h.counts)) >> COARSE_SHIFT)
     first = int(columns[0])
-    return first, np.bincount(columns - first, weights=h.counts.astype(np.float64))
+    counts = np.bincount(columns - first, weights=h.counts.astype(np.float64))
+    # kept per unit (and per endpoint of a comparison: 20 of them): int32 halves that,
+    # exact while a unit's bucket holds under 2**31 (2.1e9 responses)
+    return first, counts.astype(np.int32) if h.total < 2**31 else counts
 
 
 def _add(a: tuple[int, np.ndarray], b: tuple[int, np.ndarray]) -> tuple[int, np.ndarray]:
@@ -182,11 +185,14 @@ class Bootstrap:
     the same statistic of the whole sample computed the same way (`whole`)."""
 
     def __init__(self, samples: Samples, resamples: int, rng: np.random.Generator,
-                 confidence: float):
+                 confidence: float, weights: np.ndarray | None = None):
+        """`weights`: another Bootstrap's, of the same units (a run's endpoints are
+        resampled as the run is: the same draws, drawn once)."""
         self.named, self.lo, counts = samples.arrays()
         units = len(samples)
         self.block = block_length(units)
-        self.weights = _block_weights(units, self.block, resamples, rng)
+        self.weights = (_block_weights(units, self.block, resamples, rng)
+                        if weights is None else weights)
         self.widen = widening(-(-units // self.block), confidence)
         self._cum = np.cumsum(counts, axis=1)
 

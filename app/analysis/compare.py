@@ -22,6 +22,12 @@ run ("too few seconds to tell"); a percentile with fewer than 10 responses beyon
 a run (p99.9 of 5,000 responses rests on 5 values); the maximum, which is one request
 (the tested tail is p99 and p99.9); a run without responses (no latency); a baseline
 read from a summary without its samples.
+
+Endpoints (the names every compared run has) get verdicts on ENDPOINT_KEYS (p50, p99,
+req/s, the error rate) by the same method, minimum effects and untested rules, over each
+endpoint's own units (the run's units, the same resamples: each unit's counts and
+histogram of that endpoint alone). Only the MAX_ENDPOINTS with the most requests (over
+all compared runs) are tested; the others are untested, saying so.
 """
 from __future__ import annotations
 
@@ -80,6 +86,10 @@ METRICS = (
 BY_KEY = {m.key: m for m in METRICS}
 # what `bench --fail-on-regression` fails on
 REGRESSION_KEYS = ("p50", "p99", "rps", "error_rate")
+# what an endpoint is tested on, and how many endpoints at most (the most requests first)
+ENDPOINT_KEYS = ("p50", "p99", "rps", "error_rate")
+ENDPOINT_METRICS = tuple(BY_KEY[k] for k in ENDPOINT_KEYS)
+MAX_ENDPOINTS = 20
 
 
 def figures(summary: Mapping[str, Any] | None) -> dict[str, float | None]:
@@ -94,11 +104,36 @@ def figures(summary: Mapping[str, Any] | None) -> dict[str, float | None]:
     return out
 
 
+def endpoint_figures(stats: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """The exact value of each of ENDPOINT_KEYS in an endpoint's summary
+    (EndpointStats.to_dict()): error rate (failed + errors) / requests, as the pages'."""
+    stats = stats or {}
+    latency = stats.get("latency_ms") or {}
+    requests = stats.get("requests") or 0
+    bad = (stats.get("failed") or 0) + (stats.get("errors") or 0)
+    return {"p50": latency.get("p50"), "p99": latency.get("p99"),
+            "rps": stats.get("rps") if stats else None,
+            "error_rate": bad / requests if requests else None}
+
+
+def endpoints_to_test(summaries: Sequence[Mapping[str, Any] | None]
+                      ) -> tuple[list[str], list[str]]:
+    """The endpoint names every run has (in the baseline's order): the MAX_ENDPOINTS with
+    the most requests over all runs, to test, and the others."""
+    named = [(s or {}).get("endpoints") or {} for s in summaries]
+    shared = [n for n in named[0] if all(n in e for e in named[1:])]
+    busiest = sorted(shared, key=lambda n: -sum((e[n] or {}).get("requests") or 0
+                                                  for e in named))[:MAX_ENDPOINTS]
+    return ([n for n in shared if n in busiest], [n for n in shared if n not in busiest])
+
+
 @dataclass
 class Side:
-    """One run of a comparison: its exact figures and, when known, its samples."""
+    """One run of a comparison: its exact figures and, when known, its samples; and the
+    same of each of its endpoints that is compared (`endpoints`, by name)."""
     figures: dict[str, float | None]
     samples: Samples | None = None
+    endpoints: dict[str, Side] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +182,11 @@ def method() -> dict[str, Any]:
         "min_effect": {m.key: {"relative": m.relative, "absolute": m.absolute, "unit": m.unit}
                        for m in METRICS if not m.untested},
         "untested": {m.key: m.untested for m in METRICS if m.untested},
+        "endpoints": {"metrics": list(ENDPOINT_KEYS), "max": MAX_ENDPOINTS,
+                      "which": "the names every run has; the most requests over all runs "
+                               "first, the others untested",
+                      "unit": "the run's units, each with that endpoint's counts and "
+                              "histogram; the run's resamples"},
     }
 
 
@@ -171,10 +211,49 @@ def compare(sides: Sequence[Side], *, resamples: int = RESAMPLES,
             for side, stat in zip(sides[1:], stats[1:])]
 
 
+def compare_endpoints(sides: Sequence[Side], names: Sequence[str],
+                      untested: Sequence[str] = (), *, resamples: int = RESAMPLES,
+                      seed: int = SEED) -> list[dict[str, list[Result]]]:
+    """Each run after the first against the first, per endpoint of `names` (each side's
+    `endpoints` holds them): one Result per metric of ENDPOINT_METRICS; those of
+    `untested` (past MAX_ENDPOINTS) untested, saying so. One endpoint's resamples at a
+    time: memory holds one endpoint's arrays, never all of them."""
+    out: list[dict[str, list[Result]]] = [{} for _ in sides[1:]]
+    weights: list[np.ndarray | None] = [None] * len(sides)
+    for name in names:
+        stats = []
+        for i, side in enumerate(sides):
+            own = (side.endpoints or {}).get(name)
+            if own is None:
+                own = Side({})
+            stat = _bootstrap(own, resamples, np.random.default_rng([seed, i]),
+                              ENDPOINT_KEYS, weights[i])
+            if isinstance(stat, dict):      # the run's resamples, drawn once
+                weights[i] = stat.pop("_weights")
+            stats.append((own, stat))
+        (base, a), later = stats[0], stats[1:]
+        for k, (own, b) in enumerate(later):
+            out[k][name] = [_judge(m, base, own, a, b) for m in ENDPOINT_METRICS]
+    for name in untested:
+        reason = (f"not tested: only the {MAX_ENDPOINTS} endpoints with the most requests "
+                  "are (time and memory stay bounded)")
+        for k, side in enumerate(sides[1:]):
+            va = endpoint_figures(None)
+            base, own = ((s.endpoints or {}).get(name) for s in (sides[0], side))
+            fa, fb = (base.figures if base else va), (own.figures if own else va)
+            out[k][name] = [Result(m, Verdict.UNTESTED, fa.get(m.key), fb.get(m.key), reason,
+                                   None if fa.get(m.key) is None or fb.get(m.key) is None
+                                   else fb[m.key] - fa[m.key]) for m in ENDPOINT_METRICS]
+    return out
+
+
 def to_json(ids: Sequence[Any], sides: Sequence[Side],
-            results: Sequence[Sequence[Result]]) -> dict[str, Any]:
+            results: Sequence[Sequence[Result]],
+            endpoints: Sequence[Mapping[str, Sequence[Result]]] | None = None
+            ) -> dict[str, Any]:
     """A comparison as the API and bench --json give it: the method, each run's figures
-    and units, each later run's verdicts against the first."""
+    and units, each later run's verdicts against the first (and, given `endpoints`,
+    compare_endpoints' answer, per endpoint name its metrics' verdicts)."""
     return {
         "method": method(),
         "runs": [{"id": i, "figures": side.figures,
@@ -182,8 +261,11 @@ def to_json(ids: Sequence[Any], sides: Sequence[Side],
                   "unit_s": side.samples.unit_s if side.samples is not None else None}
                  for i, side in zip(ids, sides)],
         "comparisons": [{"id": i, "baseline": ids[0],
-                         "metrics": {r.metric.key: r.to_dict() for r in rs}}
-                        for i, rs in zip(ids[1:], results)],
+                         "metrics": {r.metric.key: r.to_dict() for r in rs},
+                         **({} if endpoints is None else {"endpoints": {
+                             name: {r.metric.key: r.to_dict() for r in ers}
+                             for name, ers in endpoints[k].items()}})}
+                        for k, (i, rs) in enumerate(zip(ids[1:], results))],
     }
 
 
@@ -233,7 +315,11 @@ def _plain(m: Metric, value: float | None) -> str:
 _Stats = dict[str, np.ndarray | float] | str
 
 
-def _bootstrap(side: Side, resamples: int, rng: np.random.Generator) -> _Stats:
+def _bootstrap(side: Side, resamples: int, rng: np.random.Generator,
+               keys: Sequence[str] | None = None, weights: np.ndarray | None = None
+               ) -> _Stats:
+    """`keys`: the metrics wanted (all of METRICS); `weights`: the resamples to take
+    (another Bootstrap's of the same units), returned as "_weights" when keys is given."""
     samples = side.samples
     if samples is None:
         return "a summary without per-second samples: the difference is not tested"
@@ -241,13 +327,19 @@ def _bootstrap(side: Side, resamples: int, rng: np.random.Generator) -> _Stats:
         return (f"too few seconds to tell: {len(samples)} "
                 f"{'unit' if samples.unit_s > 1 else 'second'}{'s' * (len(samples) != 1)} in a "
                 f"run, {MIN_UNITS} needed")
-    boot = Bootstrap(samples, resamples, rng, CONFIDENCE)
-    out = {m.key: boot.percentile(m.percentile) for m in METRICS if m.percentile}
-    out["mean"] = boot.ratio("sum_ns", "total", 1e-6)
-    out["rps"] = boot.ratio("responses", "elapsed_s")
-    out["error_rate"] = boot.ratio("bad", "completed")
+    wanted = set(BY_KEY if keys is None else keys)
+    if weights is not None and weights.shape[1] != len(samples):
+        weights = None
+    boot = Bootstrap(samples, resamples, rng, CONFIDENCE, weights)
+    out = {m.key: boot.percentile(m.percentile) for m in METRICS
+           if m.percentile and m.key in wanted}
+    ratios = {"mean": ("sum_ns", "total", 1e-6), "rps": ("responses", "elapsed_s", 1.0),
+              "error_rate": ("bad", "completed", 1.0)}
+    out.update({key: boot.ratio(*args) for key, args in ratios.items() if key in wanted})
     deviations = {key: boot.deviations(stat) for key, stat in out.items()}
     deviations["responses"] = float(boot.named["total"].sum())
+    if keys is not None:
+        deviations["_weights"] = boot.weights
     return deviations
 
 

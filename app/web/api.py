@@ -388,11 +388,17 @@ async def compare(request: web.Request) -> web.Response:
         return _error(", ".join(f"run #{text}" for text in missing) + " not found", 404)
     ids = [i for _, i in named]
     lo, hi = lo or 1, hi or MAX_SECOND
-    sides = [await run_samples.side(db, i, lo, hi, manager.pending(i)) for i in ids]
+    summaries = [(await timeline.window(db, i, lo, hi, manager.pending(i))).to_dict()
+                 for i in ids]
+    # the endpoints every run has, the busiest tested (compare.MAX_ENDPOINTS)
+    names, rest = verdicts.endpoints_to_test(summaries)
+    sides = [await run_samples.side(db, i, lo, hi, manager.pending(i), summary, names)
+             for i, summary in zip(ids, summaries)]
     results = await asyncio.to_thread(verdicts.compare, sides)
+    by_endpoint = await asyncio.to_thread(verdicts.compare_endpoints, sides, names, rest)
     last = max([await timeline.last_second(db, i, manager.pending(i)) for i in ids] + [lo])
     return _json({"ids": ids, "from": lo, "to": min(hi, last),
-                  **verdicts.to_json(ids, sides, results)})
+                  **verdicts.to_json(ids, sides, results, by_endpoint)})
 
 
 def parse_compare_ids(raw: str) -> list[tuple[str, int | None]]:

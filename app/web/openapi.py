@@ -162,7 +162,10 @@ SCHEMAS: dict[str, Schema] = {
         "comparisons": {"type": "array", "items": {
             "type": "object", "required": ["id", "baseline", "metrics"], "properties": {
                 "id": _INT, "baseline": _INT, "metrics": {
-                    "type": "object", "additionalProperties": _ref("Verdict")}}}}}},
+                    "type": "object", "additionalProperties": _ref("Verdict")},
+                # per endpoint every run has: p50, p99, rps, error_rate
+                "endpoints": {"type": "object", "additionalProperties": {
+                    "type": "object", "additionalProperties": _ref("Verdict")}}}}}}},
     "Verdict": {"type": "object", "required": ["verdict", "baseline", "value", "difference",
                                                 "relative", "interval", "min_effect", "reason"],
                 "properties": {

@@ -398,7 +398,7 @@ async def compare(request: web.Request) -> web.Response:
     ids = [r.id for r in runs]
     db, manager = request.app[DB], request.app[MANAGER]
     lo, hi = window or (1, None)
-    results, rows = await _verdicts_and_rows(request, runs, summaries, window)
+    results, rows, endpoint_verdicts = await _verdicts_and_rows(request, runs, summaries, window)
     # one step for every run's series (the longest's default), so their points line up
     ends = [await timeline.last_second(db, r.id, manager.pending(r.id)) for r in runs]
     end = max([min(hi or e, e) for e in ends] + [lo])
@@ -411,6 +411,8 @@ async def compare(request: web.Request) -> web.Response:
         # per column, the verdict of each metric (none for the baseline's)
         "verdicts": [{}] + [{r.metric.key: r for r in rs} for rs in results],
         "endpoint_rows": display.compare_endpoints(summaries),
+        # per endpoint, per column, its tested metrics' verdicts (compare.ENDPOINT_KEYS)
+        "endpoint_verdicts": endpoint_verdicts, "max_endpoints": verdicts.MAX_ENDPOINTS,
         "window": None if window is None else display.window_text(lo, hi),
         # each run's page opens at the same window
         "window_query": "" if window is None else "?" + urlencode(
@@ -432,7 +434,8 @@ async def compare_report(request: web.Request) -> web.StreamResponse:
         return compared
     runs, window, summaries = compared
     manager = request.app[MANAGER]
-    results, rows = await _verdicts_and_rows(request, runs, summaries, window)
+    # the file's endpoint rows stay grey: app/report takes verdicts for the run's rows only
+    results, rows, _ = await _verdicts_and_rows(request, runs, summaries, window)
     label_of = {key: label for label, key in VERDICT_KEYS.items()}
     built = await reports.compare_report(
         request.app[DB], runs, summaries, window, rows=rows,
@@ -452,17 +455,22 @@ VERDICT_KEYS = {"Req/s": "rps", "Mean": "mean", "p50": "p50", "p90": "p90", "p99
 async def _verdicts_and_rows(request: web.Request, runs: list[store.RunRecord],
                              summaries: list[dict | None], window: tuple[int, int | None] | None):
     """Each later run's verdicts against the first over the window (a run without a
-    summary yet: untested), and the table's rows (a Mean row, since mean is tested)."""
+    summary yet: untested), the table's rows (a Mean row, since mean is tested), and per
+    endpoint every run has, each column's verdicts ([{}, {metric key: Result}, ...])."""
     db, manager = request.app[DB], request.app[MANAGER]
     lo, hi = window or (1, None)
+    names, rest = verdicts.endpoints_to_test(summaries)
     sides = [await run_samples.side(db, r.id, lo, hi or MAX_SECOND, manager.pending(r.id),
-                                    summary or {}) for r, summary in zip(runs, summaries)]
+                                    summary or {}, names) for r, summary in zip(runs, summaries)]
     results = await asyncio.to_thread(verdicts.compare, sides)
+    by_endpoint = await asyncio.to_thread(verdicts.compare_endpoints, sides, names, rest)
+    endpoint_verdicts = {name: [{}] + [{r.metric.key: r for r in column[name]}
+                                       for column in by_endpoint] for name in [*names, *rest]}
     rows = display.compare_rows(summaries)
     mean = display.Metric("Mean", ("latency_ms", "mean"), display.fmt_ms, "lower")
     at = next((k for k, (m, _) in enumerate(rows) if m.label == "p50"), len(rows))
     rows[at:at] = display.compare_rows(summaries, (mean,))
-    return results, rows
+    return results, rows, endpoint_verdicts
 
 
 async def _compared(request: web.Request

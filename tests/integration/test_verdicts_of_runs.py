@@ -233,3 +233,95 @@ async def test_bench_bad_baseline_exits_2_naming_the_flag(real_runs, args, messa
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2 and out == b""
     assert message in err.decode()
+
+
+# -- per-endpoint verdicts ---------------------------------------------------------------------
+
+async def stored_endpoint_run(conn, seconds: int, rng: random.Random, slow: str | None,
+                              names=("GET /a", "GET /b", "GET /c")) -> int:
+    """A finished workload run stored as the dashboard stores one: each endpoint ~100
+    responses a second in 10-30 ms, `slow` in 30-50 ms."""
+    from app.engine.snapshot import EndpointStats
+    spec = parse_spec({"url": "http://127.0.0.1:1/", "duration": "10m"}).to_dict()
+    run = await store.create_run(conn, spec, status=RunStatus.RUNNING)
+    rollups, summary, rows = Rollups(), Summary(), []
+    for n in range(1, seconds + 1):
+        snap = Snapshot(second=n, elapsed_s=1.0)
+        for name in names:
+            k = rng.randint(80, 120)
+            low, high = (30, 50) if name == slow else (10, 30)
+            e = EndpointStats(ok=k)
+            e.status_codes[200] = k
+            e.latency.record_ns([rng.randint(low * 10**6, high * 10**6) for _ in range(k)])
+            snap.endpoints[name] = e
+            snap.started += k
+            snap.completed += k
+            snap.ok += k
+            snap.status_codes[200] += k
+            snap.latency.add(e.latency)
+        snap.service = snap.latency.copy()
+        summary.add(snap)
+        rows += timeline.encoded(rollups.add(snap))
+    rows += timeline.encoded(rollups.close())
+    await store.append_rows(conn, run.id, rows)
+    await store.finish_run(conn, run.id, RunStatus.FINISHED, summary.to_dict())
+    return run.id
+
+
+async def test_endpoint_verdicts_in_the_api_and_on_the_page(aiohttp_client, settings):
+    conn = await open_db(settings.db_path)
+    try:
+        rng = random.Random(5)
+        a, b = [await stored_endpoint_run(conn, 20, rng, slow) for slow in (None, "GET /b")]
+    finally:
+        await conn.close()
+    client = await aiohttp_client(create_app(settings))
+    answer = await verdicts_of(client, f"ids={a},{b}")
+    endpoints = answer["comparisons"][0]["endpoints"]
+    got = {name: {k: v["verdict"] for k, v in m.items()} for name, m in endpoints.items()}
+    assert got["GET /b"]["p50"] == "worse" and got["GET /b"]["p99"] == "worse"
+    for name in ("GET /a", "GET /c"):
+        assert set(got[name].values()) == {"same"}, (name, got[name])
+    assert answer["method"]["endpoints"]["max"] == 20
+    # the page colours exactly those deltas, with the verdict and its reason as the title
+    page = await (await client.get(f"/compare?ids={a},{b}")).text()
+    for name in ("GET /a", "GET /b", "GET /c"):
+        body = re.search(rf'<tbody data-endpoint="{re.escape(name)}">(.*?)</tbody>', page,
+                         re.S).group(1)
+        p50 = delta_classes(body, "p50")
+        assert p50 == ([" worse"] if name == "GET /b" else [""]), (name, p50)
+        assert " worse" not in "".join(delta_classes(body, "Max") + delta_classes(body, "p90"))
+    body = re.search(r'<tbody data-endpoint="GET /b">(.*?)</tbody>', page, re.S).group(1)
+    assert 'title="worse: the 95% interval' in body
+    assert 'title="not tested"' in body                  # p90, max, requests
+    assert (await client.get(f"/compare/report.html?ids={a},{b}")).status == 200
+
+
+def test_endpoint_verdicts_of_runs_stored_by_long_run(tmp_path):
+    """Two runs of 10 endpoints written by benchmarks/long_run.py (the same seed: alike),
+    read from the stored seconds: every endpoint's metrics are compared, and the same."""
+    db = str(tmp_path / "long.sqlite")
+    for extra in ((), ("--append",)):
+        done = subprocess.run([sys.executable, "benchmarks/long_run.py", "--endpoints", "10",
+                               "--seconds", "60", "--rate", "2000", "--pool", "60",
+                               "--db", db, *extra], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    async def compared():
+        from app.analysis import compare as verdicts
+        from app.store import samples as run_samples
+        conn = await open_db(db)
+        try:
+            summaries = [(await timeline.window(conn, i, 1, 10**9)).to_dict() for i in (1, 2)]
+            names, rest = verdicts.endpoints_to_test(summaries)
+            sides = [await run_samples.side(conn, i, 1, 10**9, None, s, names)
+                     for i, s in zip((1, 2), summaries)]
+        finally:
+            await conn.close()
+        return names, rest, verdicts.compare_endpoints(sides, names, rest)[0]
+
+    names, rest, got = asyncio.run(compared())
+    assert len(names) == 10 and rest == []
+    for name in names:
+        assert {r.verdict.value for r in got[name]} == {"same"}, (name, got[name])

@@ -225,3 +225,87 @@ def test_regressions_text_and_json():
     p50 = answer["comparisons"][0]["metrics"]["p50"]
     assert p50["verdict"] == "worse" and p50["interval"][0] > 0 and p50["min_effect"] == 1.0
     assert "5% and at least 1.00 ms for latency" in effects_text()
+
+
+# -- per-endpoint verdicts -------------------------------------------------------------------
+
+def synthetic_endpoints(seconds: int, slow: str | None, seed: int,
+                        names: tuple[str, ...] = ("GET /a", "GET /b", "GET /c")
+                        ) -> tuple[Side, dict]:
+    """A run whose endpoints each answer ~200 responses a second in 10-20 ms; `slow` in
+    20-40 ms instead. Units built as app/store/samples.py builds them."""
+    from app.engine.snapshot import EndpointStats
+    from app.store.samples import add, add_endpoints
+    rng = np.random.default_rng(seed)
+    samples, summary = Samples(), Summary()
+    of = {name: Samples() for name in names}
+    for second in range(1, seconds + 1):
+        snap = Snapshot(second=second, elapsed_s=1.0)
+        for name in names:
+            n = int(rng.poisson(200))
+            low, high = (20, 40) if name == slow else (10, 20)
+            e = EndpointStats(ok=n)
+            e.latency.record_ns((rng.uniform(low, high, n) * 1e6).astype(np.int64))
+            snap.endpoints[name] = e
+            snap.ok += n
+            snap.completed += n
+            snap.latency.add(e.latency)
+        add(samples, second, 1.0, snap)
+        add_endpoints(of, second, 1.0, snap)
+        summary.add(snap)
+    summary_dict = summary.to_dict()
+    from app.analysis.compare import endpoint_figures
+    return Side(figures(summary_dict), samples,
+                {name: Side(endpoint_figures(summary_dict["endpoints"][name]), of[name])
+                 for name in names}), summary_dict
+
+
+def test_an_endpoint_made_slower_is_worse_the_others_same():
+    from app.analysis.compare import compare_endpoints, endpoints_to_test
+    a, sa = synthetic_endpoints(10, None, seed=11)
+    b, sb = synthetic_endpoints(10, "GET /b", seed=12)
+    names, rest = endpoints_to_test([sa, sb])
+    assert names == ["GET /a", "GET /b", "GET /c"] and rest == []
+    got = compare_endpoints([a, b], names)[0]
+    verdict = {n: {r.metric.key: r.verdict for r in rs} for n, rs in got.items()}
+    assert verdict["GET /b"]["p50"] is Verdict.WORSE and verdict["GET /b"]["p99"] is Verdict.WORSE
+    for name in ("GET /a", "GET /c"):
+        assert set(verdict[name].values()) == {Verdict.SAME}, (name, verdict[name])
+    assert verdict["GET /b"]["rps"] is Verdict.SAME
+    # the reverse is better; seeded: the same answer every time
+    back = compare_endpoints([b, a], names)[0]
+    assert {r.metric.key: r.verdict for r in back["GET /b"]}["p50"] is Verdict.BETTER
+    assert [r.to_dict() for r in compare_endpoints([a, b], names)[0]["GET /b"]] == [
+        r.to_dict() for r in got["GET /b"]]
+    # in the JSON answer, per comparison
+    answer = json.loads(json.dumps(to_json([1, 2], [a, b], compare([a, b]), [got])))
+    assert answer["comparisons"][0]["endpoints"]["GET /b"]["p50"]["verdict"] == "worse"
+    assert set(answer["comparisons"][0]["endpoints"]["GET /a"]) == {
+        "p50", "p99", "rps", "error_rate"}
+
+
+def test_endpoint_verdicts_follow_the_run_level_untested_rules():
+    from app.analysis.compare import compare_endpoints
+    a, _ = synthetic_endpoints(4, None, seed=13)          # 4 seconds: too few
+    b, _ = synthetic_endpoints(4, "GET /b", seed=14)
+    got = compare_endpoints([a, b], ["GET /b"])[0]["GET /b"]
+    assert {r.verdict for r in got} == {Verdict.UNTESTED}
+    assert "too few seconds to tell" in got[0].reason
+    # a baseline without samples (a summary only)
+    c, _ = synthetic_endpoints(10, None, seed=15)
+    bare = Side(c.figures, None, {n: Side(s.figures) for n, s in c.endpoints.items()})
+    got = compare_endpoints([bare, c], ["GET /a"])[0]["GET /a"]
+    assert {r.verdict for r in got} == {Verdict.UNTESTED}
+    assert "without per-second samples" in got[0].reason
+
+
+def test_only_the_busiest_endpoints_are_tested():
+    from app.analysis.compare import MAX_ENDPOINTS, compare_endpoints, endpoints_to_test
+    names = tuple(f"GET /{k}" for k in range(MAX_ENDPOINTS + 2))
+    summaries = [{"endpoints": {n: {"requests": 100 + k} for k, n in enumerate(names)}}] * 2
+    tested, rest = endpoints_to_test(summaries)
+    assert len(tested) == MAX_ENDPOINTS and rest == ["GET /0", "GET /1"]
+    a, _ = synthetic_endpoints(6, None, seed=16, names=("GET /0", "GET /2"))
+    got = compare_endpoints([a, a], ["GET /2"], ["GET /0"])[0]
+    assert {r.verdict for r in got["GET /0"]} == {Verdict.UNTESTED}
+    assert f"only the {MAX_ENDPOINTS} endpoints with the most requests" in got["GET /0"][0].reason
