@@ -434,16 +434,21 @@ async def compare_report(request: web.Request) -> web.StreamResponse:
         return compared
     runs, window, summaries = compared
     manager = request.app[MANAGER]
-    # the file's endpoint rows stay grey: app/report takes verdicts for the run's rows only
-    results, rows, _ = await _verdicts_and_rows(request, runs, summaries, window)
+    results, rows, endpoint_verdicts = await _verdicts_and_rows(request, runs, summaries,
+                                                                window)
     label_of = {key: label for label, key in VERDICT_KEYS.items()}
+    # the page's verdicts, per column a row's label (an endpoint's row: (name, label)) ->
+    # verdict: the file colours exactly the deltas the page colours
+    columns = [{}] + [{label_of[r.metric.key]: r.verdict.value for r in rs
+                       if r.metric.key in label_of} for rs in results]
+    for name, per_column in endpoint_verdicts.items():
+        for column, found in zip(columns, per_column):
+            column.update({(name, label_of[key]): r.verdict.value
+                           for key, r in found.items() if key in label_of})
     built = await reports.compare_report(
         request.app[DB], runs, summaries, window, rows=rows,
         endpoint_rows=display.compare_endpoints(summaries),
-        pendings=[manager.pending(r.id) for r in runs],
-        # the page's verdicts: the file colours exactly the deltas the page colours
-        verdicts=[{}] + [{label_of[r.metric.key]: r.verdict.value for r in rs
-                          if r.metric.key in label_of} for rs in results])
+        pendings=[manager.pending(r.id) for r in runs], verdicts=columns)
     return _report_file(built, reports.filename("compare", [r.id for r in runs]))
 
 

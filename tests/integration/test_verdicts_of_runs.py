@@ -294,7 +294,13 @@ async def test_endpoint_verdicts_in_the_api_and_on_the_page(aiohttp_client, sett
     body = re.search(r'<tbody data-endpoint="GET /b">(.*?)</tbody>', page, re.S).group(1)
     assert 'title="worse: the 95% interval' in body
     assert 'title="not tested"' in body                  # p90, max, requests
-    assert (await client.get(f"/compare/report.html?ids={a},{b}")).status == 200
+    # the downloaded file colours the same endpoint deltas
+    report = await (await client.get(f"/compare/report.html?ids={a},{b}")).text()
+    groups = re.findall(r'<tr class="endpoint-group"><th[^>]*>([^<]*)</th></tr>(.*?)</tbody>',
+                        report, re.S)
+    classes = {name: re.findall(r'<th scope="row">p50</th>.*?class="delta( \w+)?"', body, re.S)
+               for name, body in groups}
+    assert classes == {"GET /a": [""], "GET /b": [" worse"], "GET /c": [""]}, classes
 
 
 def test_endpoint_verdicts_of_runs_stored_by_long_run(tmp_path):
