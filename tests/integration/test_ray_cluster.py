@@ -287,3 +287,34 @@ async def test_the_dashboard_shows_a_lost_node_live_and_keeps_it(cluster, tmp_pa
         if removed is not None:
             cluster.add_node(num_cpus=1)
     wait_no_actors()
+
+
+@pytest.mark.parametrize("engine, model", [("fast", "open"), ("aiohttp", "ramp"), ("fast", "closed")])
+async def test_measurement_invariants_hold_across_the_nodes(cluster, engine, model):
+    """test_invariants' checks on Ray workers, three of them on three nodes: nothing sent
+    before it is due (the wall-clock start turned into each node's monotonic clock),
+    latency >= service >= 0, the seconds adding up exactly to the summary, latency only with
+    responses, real intervals, in-flight within the concurrency."""
+    from tests.integration import test_invariants as inv
+    target = inv._Target("mixed")
+    server = await asyncio.get_running_loop().create_server(
+        lambda: inv._Protocol(target), "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/{{i}}"
+        spec = parse_spec({**inv._spec(engine, model, url), "workers": 3})
+        run = await start(spec, ray_backend.RayBackend())
+        snaps = [snap async for snap in run]
+        assert run.outcome is Outcome.FINISHED, run.error
+        assert len({w.handle.place.node for w in run._workers}) == NODES
+        summary = run.summary.to_dict()
+        inv._check_nothing_sent_early(spec, run.start_ns, target)
+        inv._check_latency_covers_service(run.summary.total)
+        for snap in snaps:
+            inv._check_latency_covers_service(snap)
+        inv._check_samples_add_up(snaps, run.summary.total, summary)
+        inv._check_latency_only_with_responses(snaps, summary)
+        inv._check_intervals(snaps, summary)
+        inv._check_in_flight(snaps, summary, model, "mixed")
+    finally:
+        server.close()
+    wait_no_actors()
