@@ -30,6 +30,7 @@ READY_TIMEOUT_S = 60.0
 START_MARGIN_NS = 100_000_000      # workers start together, this long after the last is ready
 STOP_GRACE_S = 5.0
 TICK_S = 0.25                      # how often the owner looks for late and lost workers
+TICK_NS = int(TICK_S * 1e9)
 WAITING_SHOWN_NS = 1_500_000_000   # a second incomplete this long after its end is shown
 MAX_BEHIND_S = 30                  # a live worker this many seconds behind is lost
 
@@ -62,6 +63,7 @@ class Run:
         self.error: str | None = None
         self.backend = backend_name
         self._workers = workers
+        self._running = len(workers)           # workers that have not ended yet
         self._stop_requested = False
         self.start_ns = 0      # the monotonic instant second 0 begins at, once workers are ready
         self.nodes = NodeBoard({})             # once the workers are ready: where they run
@@ -133,23 +135,31 @@ class Run:
         readers = [asyncio.ensure_future(self._pump(w, messages)) for w in self._workers]
         merger = Merger(len(self._workers))
         shown_waiting = 0
+        next_look = 0
         try:
-            while not all(w.done for w in self._workers):
+            while self._running:
                 try:
                     worker, msg = await asyncio.wait_for(messages.get(), TICK_S)
                 except asyncio.TimeoutError:
                     worker, msg = None, None
                 ready = [] if worker is None else self._handle(worker, msg, merger)
-                ready += self._drop_stragglers(merger)
+                # once a tick, not a frame: each look is O(workers), and a copy of a
+                # second to show it (1,000 workers send 1,000 frames a second)
+                now = _now_ns()
+                if now >= next_look:
+                    next_look = now + TICK_NS
+                    ready += self._drop_stragglers(merger)
+                    k = merger.emitted + 1
+                    if self.on_waiting and shown_waiting < k \
+                            and now > self._second_end_ns(k) + WAITING_SHOWN_NS:
+                        waiting = merger.waiting()
+                        if waiting and waiting[1]:
+                            shown_waiting = k
+                            self.on_waiting(*waiting)
                 for snap in ready:
                     self.summary.add(snap)
                     self._check_abort(snap.second)
                     yield snap
-                waiting = merger.waiting()
-                if waiting and waiting[1] and self.on_waiting and shown_waiting < waiting[0].second \
-                        and _now_ns() > self._second_end_ns(waiting[0].second) + WAITING_SHOWN_NS:
-                    shown_waiting = waiting[0].second
-                    self.on_waiting(*waiting)
         finally:
             for task in readers:
                 task.cancel()
@@ -162,6 +172,10 @@ class Run:
             self.error = "every worker was lost: " + "; ".join(w.lost or "" for w in self._workers)
         else:
             self.outcome = Outcome.STOPPED if self._stop_requested else Outcome.FINISHED
+
+    def _end(self, worker: _Worker) -> None:
+        worker.done = True
+        self._running -= 1
 
     def _second_end_ns(self, second: int) -> int:
         return self.start_ns + second * 1_000_000_000
@@ -181,7 +195,7 @@ class Run:
             return merger.add(worker.index, msg[1])
         if msg is not None and msg[0] == "lost":
             return self._lose(worker, msg[1], merger)
-        worker.done = True
+        self._end(worker)
         self.nodes.ended(worker.index)
         if msg is None or msg[0] == "failed":
             worker.failure = self._describe_failure(worker, msg)
@@ -200,7 +214,7 @@ class Run:
         return ready
 
     def _lose(self, worker: _Worker, detail: str, merger: Merger) -> list[Snapshot]:
-        worker.done = True
+        self._end(worker)
         worker.lost = f"worker {worker.index} lost: {detail}"
         self.nodes.ended(worker.index, lost=True)
         place = worker.handle.place
