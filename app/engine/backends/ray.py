@@ -95,10 +95,12 @@ class RayCluster:
         return cls(address)
 
     def backend(self) -> RayBackend:
-        return RayBackend()
+        return RayBackend(self.cpus())
 
     def cpus(self) -> int | None:
-        return cluster_cpus()
+        """The live nodes' CPUs, from the cached description: a spec is parsed on every
+        form preview, and each asked the cluster before."""
+        return sum(n["cpus"] for n in self.describe()["nodes"] if n["alive"])
 
     def describe(self) -> dict[str, Any]:
         """Asked at most once every DESCRIBE_TTL_S, by one thread at a time: the others
@@ -257,10 +259,15 @@ class RayWorker:
 class RayBackend:
     name = "ray"
 
+    def __init__(self, cpus: int | None = None):
+        self._cpus = cpus              # the cluster's, asked once a run if not given
+
     async def start_worker(self, plan_json: str, index: int, workers: int) -> RayWorker:
         # one CPU an actor while they fit, so Ray spreads them one a core; more workers
         # than CPUs share them rather than wait for CPUs that never come
-        cpus_each = min(1.0, max(1, cluster_cpus()) / max(1, workers))
+        if self._cpus is None:
+            self._cpus = cluster_cpus()
+        cpus_each = min(1.0, max(1, self._cpus) / max(1, workers))
         actor = WorkerActor.options(num_cpus=cpus_each, scheduling_strategy="SPREAD").remote()
         return RayWorker(index, actor, plan_json)
 
