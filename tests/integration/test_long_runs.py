@@ -23,7 +23,8 @@ from app.web.app import create_app
 from app.web.keys import DB
 
 
-def a_second(n: int, rng: random.Random, *, requests: int = 40) -> Snapshot:
+def a_second(n: int, rng: random.Random, *, requests: int = 40,
+             names: tuple[str, str] = ("GET /a", "POST /b")) -> Snapshot:
     """A second as the engine makes them: 0-200 ms latencies, open model (service apart),
     two endpoints, a status mix and an error."""
     latencies = [rng.randint(1_000_000, 200_000_000) for _ in range(requests)]
@@ -37,7 +38,7 @@ def a_second(n: int, rng: random.Random, *, requests: int = 40) -> Snapshot:
     snap.status_codes.update({200: requests - 3, 503: 3})
     snap.latency.record_ns(latencies)
     snap.service.record_ns([v - rng.randint(0, 900_000) for v in latencies])
-    for k, name in enumerate(("GET /a", "POST /b")):
+    for k, name in enumerate(names):
         e = snap.endpoints[name] = EndpointStats(ok=(requests - 3) // 2, failed=k)
         e.latency.record_ns(latencies[k::2])
     return snap

@@ -19,7 +19,7 @@ import pytest
 
 from app.engine.record import encode_record
 from app.engine.series import Rollups
-from app.engine.snapshot import EndpointStats, Health, Snapshot, Summary
+from app.engine.snapshot import Snapshot, Summary
 from app.spec import parse_spec
 from app.status import RunStatus
 from app.store import runs as store
@@ -27,6 +27,7 @@ from app.store import transfer
 from app.store.db import open_db
 from app.store.series import encoded
 from app.web.app import create_app
+from tests.integration.test_long_runs import a_second as long_runs_second
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "push-token-7"
@@ -42,24 +43,9 @@ async def cli(*args: str, stdin: bytes | None = None, timeout: float = 60):
 
 
 def a_second(n: int, rng: random.Random) -> Snapshot:
-    """A second as the engine makes them: open model (service apart), two endpoints,
-    statuses, an error."""
-    requests = rng.randint(20, 60)
-    latencies = [rng.randint(500_000, 200_000_000) for _ in range(requests)]
-    snap = Snapshot(second=n, elapsed_s=1.0 + rng.random() / 50, started=requests + 1,
-                    completed=requests + 1, ok=requests - 2, failed=2, errors=1,
-                    bytes_received=900 * requests, in_flight=rng.randint(0, 9),
-                    max_in_flight=12, late_starts=rng.randint(0, 3),
-                    error_classes={"connect_timeout": 1},
-                    error_samples={"connect_timeout": "no connection within 10 s"},
-                    health=Health(rng.randint(40, 60) * 2**20, rng.random(), rng.random() / 5))
-    snap.status_codes.update({200: requests - 2, 503: 2})
-    snap.latency.record_ns(latencies)
-    snap.service.record_ns([v - rng.randint(0, 400_000) for v in latencies])
-    for k, name in enumerate(("GET /users/{user}", "POST /login")):
-        e = snap.endpoints[name] = EndpointStats(ok=(requests - 2) // 2 + k, failed=k)
-        e.latency.record_ns(latencies[k::2])
-    return snap
+    """A second as the engine makes them (test_long_runs'), of this file's two endpoints."""
+    return long_runs_second(n, rng, requests=rng.randint(20, 60),
+                            names=("GET /users/{user}", "POST /login"))
 
 
 def the_spec() -> dict:
