@@ -5,6 +5,8 @@ Everything talks over real loopback sockets; nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import socket
 import subprocess
@@ -19,6 +21,21 @@ from app.web.app import create_app
 from app.web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def alone(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[None]:
+    """Held by one of xdist's processes at a time (a lock file in the folder their temporary
+    folders share): the Ray cluster's module, whose nodes take both cores, and the real runs
+    whose latencies a comparison must find `same`, never overlap (a p99 of two runs of one
+    spec came out `better` when the cluster started beside the first)."""
+    path = tmp_path_factory.getbasetemp().parent / f"stampede-{name}.lock"
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def free_port() -> int:

@@ -28,14 +28,20 @@ from app.engine import Outcome, start  # noqa: E402
 from app.engine.backends import ray as ray_backend  # noqa: E402
 from app.engine.plan import now_ns  # noqa: E402
 from app.spec import parse_spec  # noqa: E402
-from tests.conftest import ROOT, free_port, start_process, stop_process, wait_for_port  # noqa: E402
+from tests.conftest import (ROOT, alone, free_port, start_process, stop_process,  # noqa: E402
+                            wait_for_port)  # noqa: E402
 
 NODES = 3
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(tmp_path_factory):
+    with alone(tmp_path_factory, "heavy"):
+        yield from _cluster()
+
+
+def _cluster():
     # a lost node is noticed within ~2 s (the default takes ~15 s)
     config = {"health_check_period_ms": 500, "health_check_failure_threshold": 3,
               "health_check_initial_delay_ms": 0}
